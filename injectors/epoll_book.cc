@@ -1,0 +1,147 @@
+#include "epoll_book.h"
+
+#include <atomic>
+#include <mutex>
+#include <vector>
+
+namespace iogate {
+
+namespace {
+struct Reg {
+  int epfd;
+  int fd;
+  uint32_t events;
+  uint64_t data;
+  uint32_t owed;  // bits owed to this registration, 0 if none
+};
+
+std::mutex g_mu;
+std::vector<Reg>* g_regs;  // allocated on first use, never freed (used until exit)
+std::atomic<int> g_owed_count{0};
+
+std::vector<Reg>& regs() {
+  if (!g_regs) g_regs = new std::vector<Reg>();
+  return *g_regs;
+}
+
+void drop_if(bool (*pred)(const Reg&, int), int key) {
+  auto& v = regs();
+  for (size_t i = 0; i < v.size();) {
+    if (pred(v[i], key)) {
+      if (v[i].owed) g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+      v[i] = v.back();
+      v.pop_back();
+    } else {
+      ++i;
+    }
+  }
+}
+}  // namespace
+
+void ep_record(int epfd, int op, int fd, const epoll_event* ev) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  auto& v = regs();
+  if (op == EPOLL_CTL_DEL) {
+    for (size_t i = 0; i < v.size(); ++i)
+      if (v[i].epfd == epfd && v[i].fd == fd) {
+        if (v[i].owed) g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+        v[i] = v.back();
+        v.pop_back();
+        break;
+      }
+    return;
+  }
+  if (!ev) return;
+  for (auto& r : v)
+    if (r.epfd == epfd && r.fd == fd) {  // MOD (or a re-ADD the kernel refused)
+      r.events = ev->events;
+      r.data = ev->data.u64;
+      if (r.owed) g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+      r.owed = 0;  // MOD re-reads readiness: the kernel reports what is there
+      return;
+    }
+  v.push_back(Reg{epfd, fd, ev->events, ev->data.u64, 0});
+}
+
+void ep_forget(int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_regs) return;
+  drop_if([](const Reg& r, int k) { return r.fd == k || r.epfd == k; }, fd);
+}
+
+uint32_t ep_interest(int epfd, int fd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_regs) return 0;
+  for (const auto& r : *g_regs)
+    if (r.epfd == epfd && r.fd == fd) return r.events;
+  return 0;
+}
+
+void ep_owe(int fd, uint32_t bit, bool (*still_ready)(int, uint32_t)) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_regs) return;
+  bool checked = false, ready = false;
+  for (auto& r : *g_regs) {
+    if (r.fd != fd || !(r.events & EPOLLET) || (r.events & EPOLLONESHOT) || !(r.events & bit)) continue;
+    if (!checked) {
+      ready = still_ready(fd, bit);
+      checked = true;
+    }
+    if (!ready) return;
+    if (!r.owed) g_owed_count.fetch_add(1, std::memory_order_relaxed);
+    r.owed |= bit;
+  }
+}
+
+bool ep_has_debt(int epfd) {
+  if (g_owed_count.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<std::mutex> lock(g_mu);
+  for (const auto& r : regs())
+    if (r.epfd == epfd && r.owed) return true;
+  return false;
+}
+
+int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  *paid = 0;
+  for (auto& r : regs()) {
+    if (r.epfd != epfd || !r.owed) continue;
+    int slot = -1;
+    for (int i = 0; i < n; ++i)
+      if (events[i].data.u64 == r.data) slot = i;  // "They will be combined" (epoll(7))
+    if (slot < 0) {
+      if (n >= maxevents) continue;  // no room: stays owed for the next wait
+      slot = n++;
+      events[slot].events = 0;
+      events[slot].data.u64 = r.data;
+    }
+    events[slot].events |= r.owed;
+    r.owed = 0;
+    g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+    ++*paid;
+  }
+  return n;
+}
+
+int ep_fd_of(int epfd, uint64_t data) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_regs) return -1;
+  for (const auto& r : *g_regs)
+    if (r.epfd == epfd && r.data == data) return r.fd;
+  return -1;
+}
+
+std::string epoll_flag_names(uint32_t ev) {
+  static constexpr struct { uint32_t bit; const char* name; } kBits[] = {
+      {EPOLLIN, "EPOLLIN"},       {EPOLLPRI, "EPOLLPRI"},         {EPOLLOUT, "EPOLLOUT"},
+      {EPOLLERR, "EPOLLERR"},     {EPOLLHUP, "EPOLLHUP"},         {EPOLLRDHUP, "EPOLLRDHUP"},
+      {EPOLLRDNORM, "EPOLLRDNORM"}, {EPOLLWRNORM, "EPOLLWRNORM"}, {EPOLLEXCLUSIVE, "EPOLLEXCLUSIVE"},
+      {EPOLLWAKEUP, "EPOLLWAKEUP"}, {EPOLLONESHOT, "EPOLLONESHOT"}, {EPOLLET, "EPOLLET"},
+  };
+  std::string s;
+  for (const auto& b : kBits)
+    if (ev & b.bit) s += (s.empty() ? "" : "|") + std::string(b.name);
+  return s;
+}
+
+}  // namespace iogate

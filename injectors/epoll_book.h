@@ -1,0 +1,46 @@
+// Book-keeping of epoll registrations and of the readiness the shim owes
+// (catalogue rules V3, V7, V11).
+//
+// After an injected EAGAIN or short transfer while data (or send space) is
+// really there, the kernel produces no new edge, so an EPOLLET registration
+// would never hear of that fd again and a correct edge-triggered server would
+// stall. The shim records (epfd, fd) -> (events, user data) at epoll_ctl and
+// owes each such registration one synthetic event carrying the user's own
+// epoll_data, delivered by the next epoll_wait on that epfd. EPOLLONESHOT
+// registrations owe nothing: the re-arming EPOLL_CTL_MOD re-reads readiness.
+//
+// Thread rules: every function is safe from any thread (one mutex; the
+// "any debt?" test on the epoll_wait path is a lock-free counter).
+#pragma once
+
+#include <sys/epoll.h>
+
+#include <cstdint>
+#include <string>
+
+namespace iogate {
+
+void ep_record(int epfd, int op, int fd, const epoll_event* ev);
+// fd was closed (or replaced): drop its registrations, its debts, and, if it
+// was an epoll instance, everything registered in it.
+void ep_forget(int fd);
+// The registered interest of (epfd, fd), 0 if none.
+uint32_t ep_interest(int epfd, int fd);
+
+// Owe `bit` (EPOLLIN or EPOLLOUT) to every edge-triggered, non-oneshot
+// registration of fd whose interest includes it, if `still_ready(fd, bit)`.
+void ep_owe(int fd, uint32_t bit, bool (*still_ready)(int fd, uint32_t bit));
+
+bool ep_has_debt(int epfd);
+// Merge the debts of epfd into events[0..n) (same user data: OR the bits;
+// otherwise append while n < maxevents). Returns the new count; *paid gets
+// how many synthetic events were added or merged.
+int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid);
+
+// For the trace: the fd whose registration in epfd carries `data`, or -1.
+int ep_fd_of(int epfd, uint64_t data);
+
+// "EPOLLIN|EPOLLOUT|EPOLLET"
+std::string epoll_flag_names(uint32_t events);
+
+}  // namespace iogate

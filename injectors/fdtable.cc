@@ -1,0 +1,58 @@
+#include "fdtable.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+namespace iogate {
+
+namespace {
+FdState g_fds[kMaxFd];  // zero-initialised (static storage), touched lazily
+std::atomic<uint32_t> g_conn_ordinal{0};
+
+FdKind classify(int fd) {
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return FdKind::other;
+  int type = 0, domain = 0;
+  socklen_t len = sizeof type;
+  if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return FdKind::other;
+  len = sizeof domain;
+  if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return FdKind::other;
+  return (domain == AF_INET || domain == AF_INET6) ? FdKind::stream : FdKind::other;
+}
+}  // namespace
+
+FdState* stream_state(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return nullptr;
+  FdState& s = g_fds[fd];
+  auto kind = static_cast<FdKind>(s.kind.load(std::memory_order_acquire));
+  if (kind == FdKind::unknown) {
+    kind = classify(fd);
+    s.kind.store(static_cast<uint8_t>(kind), std::memory_order_release);
+  }
+  return kind == FdKind::other ? nullptr : &s;
+}
+
+void fd_reset(int fd, FdKind kind, uint32_t conn) {
+  if (fd < 0 || fd >= kMaxFd) return;
+  FdState& s = g_fds[fd];
+  s.dead.store(0, std::memory_order_relaxed);
+  s.conn.store(conn, std::memory_order_relaxed);
+  for (auto& c : s.calls) c.store(0, std::memory_order_relaxed);
+  for (auto& f : s.fired) f.store(0, std::memory_order_relaxed);
+  s.kind.store(static_cast<uint8_t>(kind), std::memory_order_release);
+}
+
+uint32_t fd_conn(int fd) {
+  return (fd < 0 || fd >= kMaxFd) ? 0 : g_fds[fd].conn.load(std::memory_order_relaxed);
+}
+
+bool fd_known_stream(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return false;
+  auto k = static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_relaxed));
+  return k == FdKind::stream || k == FdKind::conn;
+}
+
+uint32_t next_conn_ordinal() { return g_conn_ordinal.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+}  // namespace iogate

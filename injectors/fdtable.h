@@ -1,0 +1,45 @@
+// Per-descriptor state of the shim: what kind of fd it is, its connection
+// ordinal, per-class call counters and per-rule fire counters, and whether an
+// injected reset made it dead. One slot per fd number below kMaxFd; fds above
+// it are passed through untouched.
+//
+// Thread rules: slots are reset by the thread that creates or closes the fd
+// (accept, socket, close, dup2); counters are atomics, safe from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+#include "plan.h"
+
+namespace iogate {
+
+enum class FdKind : uint8_t { unknown = 0, other, stream, conn };
+
+struct FdState {
+  std::atomic<uint8_t> kind;
+  std::atomic<uint8_t> dead;
+  std::atomic<uint32_t> conn;
+  std::atomic<uint64_t> calls[kCallClasses];
+  std::atomic<uint32_t> fired[kMaxRules];
+};
+
+inline constexpr int kMaxFd = 65536;
+
+// The slot of a TCP stream socket, classified lazily (fstat + SO_TYPE +
+// SO_DOMAIN) and cached; nullptr for anything else.
+FdState* stream_state(int fd);
+
+// Forget what was known of `fd` (it was closed or replaced); with
+// FdKind::conn it becomes the `conn`-th accepted connection.
+void fd_reset(int fd, FdKind kind, uint32_t conn);
+
+// The known connection ordinal of fd (0 if none) and whether it is known
+// to be a TCP stream socket; neither makes a syscall.
+uint32_t fd_conn(int fd);
+bool fd_known_stream(int fd);
+
+// The next accepted-connection ordinal (1, 2, ...), process-wide.
+uint32_t next_conn_ordinal();
+
+}  // namespace iogate

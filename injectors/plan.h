@@ -1,0 +1,67 @@
+// The fault plan: parsed from IOGATE_FAULTS, IO-free, unit-tested.
+//
+//   plan  := item (';' item)*          items may be empty ("a;;b;")
+//   item  := 'seed=' N | rule
+//   rule  := CLASS '.' FAULT [':' key '=' value (',' key '=' value)*]
+//   keys  := max=N (bytes, partial only) | every=N | after=N | count=N|inf
+//            | p=P (0 < P <= 1) | conn=K (K-th accepted connection, 1-based)
+//
+// Ownership: a Plan is built once at load time and then only read.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace iogate {
+
+#define IOGATE_C(id) (1u << static_cast<unsigned>(CallClass::id))
+
+enum class CallClass : uint8_t {
+#define IOGATE_CLASS(id, name) id,
+#include "faults.def"
+};
+inline constexpr int kCallClasses = 0
+#define IOGATE_CLASS(id, name) +1
+#include "faults.def"
+    ;
+
+enum class Fault : uint8_t {
+#define IOGATE_FAULT(id, name, classes, needs_max, doc) id,
+#include "faults.def"
+};
+
+const char* class_name(CallClass c);
+const char* fault_name(Fault f);
+const char* fault_doc(Fault f);
+unsigned fault_classes(Fault f);  // mask of IOGATE_C(...) bits
+
+inline constexpr uint64_t kForever = UINT64_MAX;
+inline constexpr int kMaxRules = 16;
+
+struct Rule {
+  CallClass cls = CallClass::recv;
+  Fault fault = Fault::eagain;
+  int index = 0;            // position in the plan, 0-based (part of the seed hash)
+  std::string text;         // the rule as written, for traces and messages
+  uint64_t max = 0;         // partial: bytes per call
+  uint64_t every = 1;       // fire on every N-th eligible call
+  uint64_t after = 0;       // skip the first N calls of the class on a connection
+  uint64_t count = kForever;  // fire at most N times per connection
+  double p = 1.0;           // probability, from the seeded hash
+  uint64_t conn = 0;        // 0: any connection; K: only the K-th accepted one
+};
+
+struct Plan {
+  std::vector<Rule> rules;
+  uint64_t seed = 1;
+  bool seed_given = false;
+  bool has(CallClass c) const;
+};
+
+// Parses `text` into `out`. Returns "" on success, otherwise one line naming
+// the rule and the problem (no trailing newline).
+std::string parse_plan(std::string_view text, Plan& out);
+
+}  // namespace iogate

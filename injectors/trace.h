@@ -1,0 +1,44 @@
+// The trace: IOGATE_TRACE=FILE makes the shim write one JSON object per
+// intercepted call (JSON Lines, docs/trace.md). Each record is written with
+// one write(2) to an O_APPEND file as soon as the call returns, so a server
+// killed by the harness loses nothing.
+//
+// Thread rules: TraceLine is a stack object of the calling thread; emit() is
+// safe from any thread (one write per record).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace iogate {
+
+// Opens the trace file named by IOGATE_TRACE, if any. Returns "" or a problem.
+const char* trace_open();
+bool trace_on();
+
+class TraceLine {
+ public:
+  explicit TraceLine(const char* call);  // adds ts, pid, tid, call
+  TraceLine& num(const char* key, long long v);
+  TraceLine& str(const char* key, const char* v);  // null -> JSON null
+  TraceLine& err(int e);                          // "errno": "EAGAIN" (name)
+  TraceLine& raw(const char* key, const char* json);
+  TraceLine& open_array(const char* key);
+  TraceLine& array_item_pair(long long fd, const char* ev);  // [fd, "EV"]
+  TraceLine& close_array();
+  void emit();
+
+ private:
+  void put(const char* s, std::size_t n);
+  void put(const char* s);
+  void key(const char* k);
+  void escaped(const char* s);
+  char buf_[8192];
+  std::size_t n_ = 0;
+  bool first_item_ = true;
+};
+
+// Called in the child after fork(): refresh the cached pid.
+void trace_after_fork();
+
+}  // namespace iogate

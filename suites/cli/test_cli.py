@@ -1,0 +1,74 @@
+"""The command line as a user and a script see it: list, explain, the gate's
+exit contract and table."""
+import re
+import subprocess
+
+import pytest
+
+from iogate import catalogue, models, paths
+
+IOGATE = str(paths.ROOT / "iogate")
+
+
+def run(*args, timeout=600):
+    return subprocess.run([IOGATE, *args], capture_output=True, text=True, timeout=timeout)
+
+
+def test_list_prints_the_case_ids_of_the_table():
+    out = run("list")
+    assert out.returncode == 0
+    assert out.stdout.split() == [c.id for c in catalogue.load()]
+    assert run("list", "cases").stdout == out.stdout
+
+
+def test_list_servers_is_model_tab_command_with_a_port_placeholder():
+    out = run("list", "servers")
+    assert out.returncode == 0
+    lines = out.stdout.splitlines()
+    assert [line.split("\t")[0] for line in lines] == [m.name for m in models.MODELS]
+    for line in lines:
+        name, cmd = line.split("\t")
+        assert "{port}" in cmd and cmd.split()[0].endswith(f"iogate-{name}")
+
+
+def test_explain_prints_requirement_oracle_plan_and_teaching():
+    for c in catalogue.load():
+        out = run("explain", c.id)
+        assert out.returncode == 0
+        for text in (c.requirement.quote, c.requirement.source, c.oracle, c.teaching.fix):
+            assert text in out.stdout
+        assert (c.plan or "(none") in out.stdout
+
+
+def test_explain_of_an_unknown_case_exits_2():
+    out = run("explain", "no.such.case")
+    assert out.returncode == 2 and "no case" in out.stderr
+
+
+def test_an_empty_case_selection_exits_2():
+    out = run("gate", "--cases", "no.such.*")
+    assert out.returncode == 2
+    assert "no case matches" in out.stderr
+
+
+def test_a_server_that_never_listens_is_an_error_with_exit_2():
+    out = run("gate", "--server-cmd", "sleep 30 {port}", "--cases", "recv.zero.closes", timeout=120)
+    assert out.returncode == 2
+    assert "ERROR" in out.stdout and "did not become ready" in out.stdout
+
+
+def test_the_gate_passes_the_reference_servers_and_prints_the_table():
+    out = run("gate", "--cases", "recv.zero.closes,recv.eagain.*")
+    assert out.returncode == 0, out.stdout + out.stderr
+    header = next(line for line in out.stdout.splitlines() if line.startswith("case"))
+    assert header.split()[1:] == [m.name for m in models.MODELS]
+    row = next(line for line in out.stdout.splitlines() if line.startswith("recv.eagain.keeps-connection"))
+    assert row.split()[1:] == ["N/A", "PASS", "PASS"]
+
+
+@pytest.mark.parametrize("mutant", models.MUTANTS, ids=[m.name for m in models.MUTANTS])
+def test_a_mutant_given_by_server_cmd_fails_the_gate_naming_its_case(mutant):
+    out = run("gate", "--server-cmd", f"{mutant.binary} --port {{port}}", "--model", mutant.base.name)
+    assert out.returncode == 1, out.stdout + out.stderr
+    failed = re.search(r"^FAIL: (.*)$", out.stdout, re.M)
+    assert failed and mutant.case in failed.group(1).split(", "), out.stdout

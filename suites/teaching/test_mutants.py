@@ -1,0 +1,31 @@
+"""The proof that the cases can fail: every mutant (one classic bug) FAILS
+the case written for it, and the failure carries that case's teaching."""
+import pytest
+
+from iogate import catalogue, models
+from iogate.runner import Target, run_case
+from iogate.verdicts import Verdict
+
+
+def test_every_case_has_a_mutant():
+    covered = {m.case for m in models.MUTANTS}
+    missing = [c.id for c in catalogue.load() if c.id not in covered]
+    assert not missing, f"cases no mutant proves able to fail: {missing}"
+
+
+def test_every_mutant_names_a_real_case_and_model():
+    ids = {c.id for c in catalogue.load()}
+    for m in models.MUTANTS:
+        assert m.case in ids, m.name
+        assert m.base.name in {x.name for x in models.MODELS}, m.name
+        assert m.binary.exists(), f"{m.binary} was not built"
+
+
+@pytest.mark.parametrize("mutant", models.MUTANTS, ids=[m.name for m in models.MUTANTS])
+def test_mutant_fails_its_case(mutant):
+    case = catalogue.find(mutant.case)
+    target = Target(mutant.name, mutant.command().replace("{port}", "0"), mutant.base.profile)
+    result = run_case(case, target)
+    assert result.verdict == Verdict.FAIL, (
+        f"mutant {mutant.name} ({mutant.bug}) was not caught by {case.id}: "
+        f"{result.verdict.value} {result.message}")

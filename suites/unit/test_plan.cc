@@ -1,0 +1,117 @@
+// The plan parser: every good plan is read as written, every bad plan is
+// refused with one line that names the rule and the problem.
+#include <catch2/catch.hpp>
+
+#include <random>
+#include <string>
+
+#include "plan.h"
+
+using iogate::CallClass;
+using iogate::Fault;
+using iogate::Plan;
+using iogate::parse_plan;
+
+TEST_CASE("an empty plan loads with no rule", "[plan]") {
+  Plan p;
+  REQUIRE(parse_plan("", p).empty());
+  CHECK(p.rules.empty());
+  CHECK_FALSE(p.has(CallClass::recv));
+  REQUIRE(parse_plan(" ; ;", p).empty());
+  CHECK(p.rules.empty());
+}
+
+TEST_CASE("a plan's rules keep their order, selectors and text", "[plan]") {
+  Plan p;
+  REQUIRE(parse_plan("recv.partial:max=1;send.partial:max=2,p=0.5;recv.eagain:every=2,after=3,count=4,conn=5;seed=7",
+                     p) == "");
+  REQUIRE(p.rules.size() == 3);
+  CHECK(p.seed == 7);
+  CHECK(p.seed_given);
+  CHECK(p.rules[0].cls == CallClass::recv);
+  CHECK(p.rules[0].fault == Fault::partial);
+  CHECK(p.rules[0].max == 1);
+  CHECK(p.rules[1].cls == CallClass::send);
+  CHECK(p.rules[1].p == Approx(0.5));
+  const auto& r = p.rules[2];
+  CHECK(r.fault == Fault::eagain);
+  CHECK(r.every == 2);
+  CHECK(r.after == 3);
+  CHECK(r.count == 4);
+  CHECK(r.conn == 5);
+  CHECK(r.index == 2);
+  CHECK(r.text == "recv.eagain:every=2,after=3,count=4,conn=5");
+  CHECK(p.has(CallClass::send));
+  CHECK_FALSE(p.has(CallClass::accept));
+}
+
+TEST_CASE("count=inf makes a rule sticky and the default seed is 1", "[plan]") {
+  Plan p;
+  REQUIRE(parse_plan("recv.reset:count=inf", p) == "");
+  CHECK(p.rules[0].count == iogate::kForever);
+  CHECK(p.seed == 1);
+  CHECK_FALSE(p.seed_given);
+}
+
+TEST_CASE("a bad plan is refused with one line naming the rule and the problem", "[plan]") {
+  struct Bad {
+    const char* plan;
+    const char* says;
+  };
+  auto bad = GENERATE(values<Bad>({
+      {"recv.eagian:every=2", "rule 1 'recv.eagian:every=2': unknown fault 'eagian' for recv"},
+      {"rcv.eagain:every=2", "unknown call 'rcv' (known: recv, send, accept, wait)"},
+      {"send.reset", "unknown fault 'reset' for send (known: eagain, partial)"},
+      {"accept.eagain:every=2", "unknown fault 'eagain' for accept (known: none yet)"},
+      {"recv", "expected CALL.FAULT"},
+      {"recv.partial", "fault 'partial' needs max=N"},
+      {"recv.partial:max=0", "bad value '0' for max"},
+      {"recv.partial:max=x", "bad value 'x' for max"},
+      {"recv.eagain:max=3,every=2", "key 'max' does not apply to fault 'eagain'"},
+      {"recv.eagain:every=0", "bad value '0' for every"},
+      {"recv.eagain:every=2,every=3", "key 'every' given twice"},
+      {"recv.eagain:p=0", "bad value '0' for p (a probability in (0, 1])"},
+      {"recv.eagain:p=1.5", "bad value '1.5' for p"},
+      {"recv.eagain:p=nan", "bad value 'nan' for p"},
+      {"recv.eagain:count=0", "bad value '0' for count"},
+      {"recv.eagain:conn=0,every=2", "bad value '0' for conn"},
+      {"recv.eagain:bogus=1", "unknown key 'bogus'"},
+      {"recv.eagain:every", "'every' is not key=value"},
+      {"recv.eagain:every=2,", "empty key=value"},
+      {"recv.eagain", "eagain on every call forever would starve any server"},
+      {"recv.eagain:after=4", "eagain on every call forever"},
+      {"recv.partial:max=1;seed=x", "item 2 'seed=x': seed must be an unsigned integer"},
+      {"seed=1;seed=2", "item 2 'seed=2': seed given twice"},
+      {"recv.partial:max=99999999999999999999", "bad value"},
+  }));
+  CAPTURE(bad.plan);
+  Plan p;
+  std::string err = parse_plan(bad.plan, p);
+  CHECK_THAT(err, Catch::Contains(bad.says));
+  CHECK(err.find('\n') == std::string::npos);
+}
+
+TEST_CASE("more than 16 rules are refused", "[plan]") {
+  std::string text;
+  for (int i = 0; i < 17; ++i) text += "recv.partial:max=1;";
+  Plan p;
+  CHECK_THAT(parse_plan(text, p), Catch::Contains("at most 16 rules"));
+}
+
+TEST_CASE("random and mutated plans never crash the parser and always get one line or success", "[plan][fuzz]") {
+  static const char* kPieces[] = {"recv", "send", "accept", "wait", ".", "eagain", "partial", "reset", ":",
+                                  "max=", "every=", "after=", "count=", "p=", "conn=", "seed=", "inf", ",",
+                                  ";", "=", "0", "1", "7", "0.5", "-1", "1e9", " ", "\n", "\xff", "..", "::"};
+  std::mt19937_64 rng(20261127);
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    std::string text;
+    const int n = static_cast<int>(rng() % 12);
+    for (int k = 0; k < n; ++k) text += kPieces[rng() % (sizeof kPieces / sizeof *kPieces)];
+    Plan p;
+    std::string err = parse_plan(text, p);
+    if (err.empty()) ++accepted;
+    else CHECK(err.find('\n') == std::string::npos);
+  }
+  CHECK(accepted > 0);  // the generator also makes valid plans
+}
