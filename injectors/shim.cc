@@ -109,6 +109,21 @@ void die_unresolved(const char* name) {
 
 bool fiu_allows(const Rule& r) { return fiu_fail((*g_points)[static_cast<size_t>(r.index)].c_str()) != 0; }
 
+namespace {
+void trace_data(const char* name, int fd, uint32_t conn, size_t len, ssize_t ret, int err, const Rule* chosen,
+                const Outcome& out, const char* note) {
+  if (!trace_on()) return;
+  const int saved = errno;
+  TraceLine t(name);
+  t.num("fd", fd).num("conn", conn).num("req", static_cast<long long>(len)).num("ret", ret).err(err);
+  t.str("fault", chosen ? chosen->text.c_str() : nullptr);
+  if (out.action == Action::shorten) t.num("shortened_to", static_cast<long long>(out.len));
+  if (note) t.str("note", note);
+  t.emit();
+  errno = saved;
+}
+}  // namespace
+
 template <typename Real>
 ssize_t data_call(const char* name, CallClass cls, uint32_t dir, int fd, size_t len, int flags, Real&& real) {
   const unsigned bit = 1u << static_cast<unsigned>(cls);
@@ -142,42 +157,42 @@ ssize_t data_call(const char* name, CallClass cls, uint32_t dir, int fd, size_t 
         break;
       }
     }
+    // The record is written before an injected outcome becomes visible to
+    // the peer, and with the stop signals held after a real call returned.
     switch (out.action) {
-      case Action::pass:
+      case Action::pass: {
         ret = real(len);
+        StopSignalsHeld held;
+        trace_data(name, fd, conn, len, ret, ret < 0 ? errno : 0, chosen, out, note);
         break;
-      case Action::shorten:
+      }
+      case Action::shorten: {
         ret = real(out.len);
-        if (ret == static_cast<ssize_t>(out.len)) {
-          const int e = errno;
-          ep_owe(fd, dir, still_ready);
-          errno = e;
-        }
+        StopSignalsHeld held;
+        const int e = ret < 0 ? errno : 0;
+        trace_data(name, fd, conn, len, ret, e, chosen, out, note);
+        if (ret == static_cast<ssize_t>(out.len)) ep_owe(fd, dir, still_ready);
+        errno = e;
         break;
+      }
       case Action::would_block:
+        ret = -1;
+        trace_data(name, fd, conn, len, ret, EAGAIN, chosen, out, note);
         ep_owe(fd, dir, still_ready);
         errno = EAGAIN;
-        ret = -1;
         break;
       case Action::reset:
-        really_reset(fd);
+        ret = -1;
         s->dead.store(1, std::memory_order_relaxed);
+        trace_data(name, fd, conn, len, ret, ECONNRESET, chosen, out, note);
+        really_reset(fd);
         ep_owe(fd, EPOLLIN, always_ready);
         errno = ECONNRESET;
-        ret = -1;
         break;
     }
+    return ret;
   }
-  const int err = ret < 0 ? errno : 0;
-  if (trace_on()) {
-    TraceLine t(name);
-    t.num("fd", fd).num("conn", conn).num("req", static_cast<long long>(len)).num("ret", ret).err(err);
-    t.str("fault", chosen ? chosen->text.c_str() : nullptr);
-    if (out.action == Action::shorten) t.num("shortened_to", static_cast<long long>(out.len));
-    if (note) t.str("note", note);
-    t.emit();
-  }
-  errno = err ? err : errno;
+  trace_data(name, fd, conn, len, ret, 0, chosen, out, note);
   return ret;
 }
 

@@ -25,6 +25,7 @@ namespace {
 int after_accept(const char* name, int lfd, int r) {
   const int err = r < 0 ? errno : 0;
   if (!shim_active()) return r;
+  StopSignalsHeld held;
   Guard guard;
   uint32_t conn = 0;
   if (r >= 0) {
@@ -82,6 +83,7 @@ IOGATE_EXPORT int close(int fd) {
   forget(fd);
   const int r = IOGATE_REAL(close)(fd);
   const int err = r < 0 ? errno : 0;
+  StopSignalsHeld held;
   if (sock && trace_on()) TraceLine("close").num("fd", fd).num("conn", conn).num("ret", r).err(err).emit();
   errno = err;
   return r;
@@ -140,6 +142,7 @@ IOGATE_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int maxevents
   }
   const int err = n < 0 ? errno : 0;
   if (trace_on()) {
+    StopSignalsHeld held;
     Guard guard;
     TraceLine t("epoll_wait");
     t.num("fd", epfd).num("req", maxevents).num("timeout", timeout).num("ret", n).err(err);

@@ -1,6 +1,7 @@
 #include "trace.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,20 @@ const char* trace_open() {
 }
 
 bool trace_on() { return g_trace_fd >= 0; }
+
+StopSignalsHeld::StopSignalsHeld() {
+  if (g_trace_fd < 0) return;
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  sigaddset(&stop, SIGHUP);
+  held_ = pthread_sigmask(SIG_BLOCK, &stop, &old_) == 0;
+}
+
+StopSignalsHeld::~StopSignalsHeld() {
+  if (held_) pthread_sigmask(SIG_SETMASK, &old_, nullptr);
+}
 
 void trace_after_fork() { g_pid = getpid(); t_tid = 0; }
 

@@ -7,6 +7,8 @@
 // safe from any thread (one write per record).
 #pragma once
 
+#include <signal.h>
+
 #include <cstddef>
 #include <cstdint>
 
@@ -36,6 +38,22 @@ class TraceLine {
   char buf_[8192];
   std::size_t n_ = 0;
   bool first_item_ = true;
+};
+
+// Holds the harness's stop signals (SIGTERM, SIGINT, SIGHUP) from the moment
+// a call returned until its record is written, so a server stopped by the
+// harness right after an IO call still leaves that call in the trace. No-op
+// when not tracing; never held across a call that can block.
+class StopSignalsHeld {
+ public:
+  StopSignalsHeld();
+  ~StopSignalsHeld();
+  StopSignalsHeld(const StopSignalsHeld&) = delete;
+  StopSignalsHeld& operator=(const StopSignalsHeld&) = delete;
+
+ private:
+  bool held_ = false;
+  sigset_t old_;
 };
 
 // Called in the child after fork(): refresh the cached pid.

@@ -97,7 +97,8 @@ def test_eagain_on_a_blocking_socket_becomes_a_one_byte_read(iogate_server):
     srv = iogate_server("blocking", plan="recv.eagain:every=2")
     c = Client(srv.port)
     c.greet()
-    c.ask(b"^abcdef$")
+    c.ask(b"^abc$")
+    c.ask(b"^def$")  # read by the 2nd recv(): the faulted one
     c.close()
     srv.stop()
     faulted = trace.faults(trace.read(srv.trace_path))
