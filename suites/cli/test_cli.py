@@ -72,3 +72,20 @@ def test_a_mutant_given_by_server_cmd_fails_the_gate_naming_its_case(mutant):
     assert out.returncode == 1, out.stdout + out.stderr
     failed = re.search(r"^FAIL: (.*)$", out.stdout, re.M)
     assert failed and mutant.case in failed.group(1).split(", "), out.stdout
+
+
+def test_generated_docs_are_current():
+    from iogate import docs
+    stale = docs.stale()
+    assert not stale, f"regenerate with `./iogate docs`: {[str(p) for p in stale]}"
+
+
+@pytest.mark.parametrize("cls", ["recv", "send", "accept", "wait"])
+def test_the_fault_table_of_the_docs_matches_what_the_shim_accepts(cls):
+    import os
+    from iogate import docs
+    env = dict(os.environ, LD_PRELOAD=str(paths.SHIM), IOGATE_FAULTS=f"{cls}.nosuch")
+    out = subprocess.run(["true"], env=env, capture_output=True, text=True)
+    known = re.search(r"\(known: (.*)\)$", out.stderr.strip()).group(1)
+    documented = [name for name, classes, _, _ in docs.fault_rows() if cls in classes]
+    assert known == (", ".join(documented) or "none yet")

@@ -12,8 +12,8 @@ CELLS = [(m, c) for m in models.MODELS for c in catalogue.load()]
 
 @pytest.mark.parametrize("model,case", CELLS, ids=[f"{m.name}:{c.id}" for m, c in CELLS])
 def test_reference_server_passes(model, case):
-    target = Target(model.name, model.command().replace("{port}", "0"), model.profile)
+    target = Target(model.name, model.command().replace("{port}", "0"), model.profile, model=model.name)
     result = run_case(case, target)
     if result.verdict == Verdict.NA:
         pytest.skip(result.message)
-    assert result.verdict == Verdict.PASS, describe_failure(result, case, target.command_for("seq"))
+    assert result.verdict == Verdict.PASS, describe_failure(result, case, target)
