@@ -17,6 +17,7 @@ struct Reg {
 
 std::mutex g_mu;
 std::vector<Reg>* g_regs;  // allocated on first use, never freed (used until exit)
+std::vector<std::pair<int, uint64_t>>* g_waits;  // epfd -> waits so far
 std::atomic<int> g_owed_count{0};
 
 std::vector<Reg>& regs() {
@@ -67,6 +68,9 @@ void ep_forget(int fd) {
   std::lock_guard<std::mutex> lock(g_mu);
   if (!g_regs) return;
   drop_if([](const Reg& r, int k) { return r.fd == k || r.epfd == k; }, fd);
+  if (g_waits)
+    for (auto& w : *g_waits)
+      if (w.first == fd) w.second = 0;  // a new epoll instance may get this number
 }
 
 uint32_t ep_interest(int epfd, int fd) {
@@ -121,6 +125,36 @@ int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid) {
     ++*paid;
   }
   return n;
+}
+
+int ep_spurious(int epfd, epoll_event* events, int n, int maxevents, uint64_t pick, bool (*eligible)(int, void*),
+                void* ctx, bool (*ready)(int, uint32_t), int* fd_out) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  *fd_out = -1;
+  if (n >= maxevents) return n;
+  std::vector<const Reg*> cands;
+  for (const auto& r : regs()) {
+    if (r.epfd != epfd || (r.events & EPOLLONESHOT) || !(r.events & (EPOLLIN | EPOLLOUT))) continue;
+    bool reported = false;
+    for (int i = 0; i < n; ++i) reported |= events[i].data.u64 == r.data;
+    const uint32_t bit = (r.events & EPOLLIN) ? EPOLLIN : EPOLLOUT;
+    if (!reported && eligible(r.fd, ctx) && !ready(r.fd, bit)) cands.push_back(&r);
+  }
+  if (cands.empty()) return n;
+  const Reg& c = *cands[pick % cands.size()];
+  events[n].events = (c.events & EPOLLIN) ? EPOLLIN : EPOLLOUT;
+  events[n].data.u64 = c.data;
+  *fd_out = c.fd;
+  return n + 1;
+}
+
+uint64_t ep_next_wait(int epfd) {
+  std::lock_guard<std::mutex> lock(g_mu);
+  if (!g_waits) g_waits = new std::vector<std::pair<int, uint64_t>>();
+  for (auto& w : *g_waits)
+    if (w.first == epfd) return ++w.second;
+  g_waits->emplace_back(epfd, 1);
+  return 1;
 }
 
 int ep_fd_of(int epfd, uint64_t data) {

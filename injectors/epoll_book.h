@@ -37,6 +37,16 @@ bool ep_has_debt(int epfd);
 // how many synthetic events were added or merged.
 int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid);
 
+// wait.spurious (V6): add to events[0..n) one event for a registration of
+// epfd that is not ready and not already reported, chosen by `pick` among the
+// candidates that `eligible(fd)` accepts (ONESHOT registrations are never
+// chosen, V7). Returns the new count; *fd_out gets the fd or -1.
+int ep_spurious(int epfd, epoll_event* events, int n, int maxevents, uint64_t pick, bool (*eligible)(int fd, void*),
+                void* ctx, bool (*ready)(int fd, uint32_t bit), int* fd_out);
+
+// The 1-based index of this wait on epfd (the schedule's call index for wait rules).
+uint64_t ep_next_wait(int epfd);
+
 // For the trace: the fd whose registration in epfd carries `data`, or -1.
 int ep_fd_of(int epfd, uint64_t data);
 

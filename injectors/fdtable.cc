@@ -50,7 +50,21 @@ uint32_t fd_conn(int fd) {
 bool fd_known_stream(int fd) {
   if (fd < 0 || fd >= kMaxFd) return false;
   auto k = static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_relaxed));
-  return k == FdKind::stream || k == FdKind::conn;
+  return k == FdKind::stream || k == FdKind::conn || k == FdKind::listen;
+}
+
+void fd_mark_listener(int fd) {
+  if (fd >= 0 && fd < kMaxFd) g_fds[fd].kind.store(static_cast<uint8_t>(FdKind::listen), std::memory_order_release);
+}
+
+FdRole fd_role(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return FdRole::any;
+  switch (static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_acquire))) {
+    case FdKind::listen: return FdRole::listen;
+    case FdKind::conn:
+    case FdKind::stream: return FdRole::conn;
+    default: return FdRole::any;
+  }
 }
 
 uint32_t next_conn_ordinal() { return g_conn_ordinal.fetch_add(1, std::memory_order_relaxed) + 1; }

@@ -14,7 +14,7 @@
 
 namespace iogate {
 
-enum class FdKind : uint8_t { unknown = 0, other, stream, conn };
+enum class FdKind : uint8_t { unknown = 0, other, stream, conn, listen };
 
 struct FdState {
   std::atomic<uint8_t> kind;
@@ -33,6 +33,11 @@ FdState* stream_state(int fd);
 // Forget what was known of `fd` (it was closed or replaced); with
 // FdKind::conn it becomes the `conn`-th accepted connection.
 void fd_reset(int fd, FdKind kind, uint32_t conn);
+
+// Marks fd as a listening socket (accept was called on it).
+void fd_mark_listener(int fd);
+// listen, conn (accepted or connected TCP socket) or any (not a known TCP socket).
+FdRole fd_role(int fd);
 
 // The known connection ordinal of fd (0 if none) and whether it is known
 // to be a TCP stream socket; neither makes a syscall.

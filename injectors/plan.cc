@@ -7,18 +7,25 @@
 namespace iogate {
 
 namespace {
-
 struct ClassRow { CallClass id; const char* name; };
 constexpr ClassRow kClasses[] = {
-#define IOGATE_CLASS(id, name) {CallClass::id, name},
+#define IOGATE_CLASS(id, name, doc) {CallClass::id, name},
 #include "faults.def"
 };
 
-struct FaultRow { Fault id; const char* name; unsigned classes; bool needs_max; const char* doc; };
+struct FaultRow { Fault id; const char* name; unsigned classes; bool needs_max; bool stalls; const char* doc; };
 constexpr FaultRow kFaults[] = {
-#define IOGATE_FAULT(id, name, classes, needs_max, doc) {Fault::id, name, classes, needs_max != 0, doc},
+#define IOGATE_FAULT(id, name, classes, needs_max, stalls, doc) \
+  {Fault::id, name, classes, needs_max != 0, stalls != 0, doc},
 #include "faults.def"
 };
+
+}  // namespace
+
+const char* class_name(CallClass c) { return kClasses[static_cast<unsigned>(c)].name; }
+const char* fault_name(Fault f) { return kFaults[static_cast<unsigned>(f)].name; }
+
+namespace {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t' || s.front() == '\n')) s.remove_prefix(1);
@@ -66,11 +73,11 @@ std::string parse_key(std::string_view kv, const FaultRow& f, Rule& r, unsigned&
   auto eq = kv.find('=');
   if (eq == std::string_view::npos) return "'" + std::string(kv) + "' is not key=value";
   std::string_view key = trim(kv.substr(0, eq)), val = trim(kv.substr(eq + 1));
-  static constexpr const char* kKeys[] = {"max", "every", "after", "count", "p", "conn"};
+  static constexpr const char* kKeys[] = {"max", "every", "after", "count", "p", "conn", "fd", "op"};
   unsigned bit = 0;
-  for (unsigned i = 0; i < 6; ++i)
+  for (unsigned i = 0; i < 8; ++i)
     if (key == kKeys[i]) bit = 1u << i;
-  if (!bit) return "unknown key '" + std::string(key) + "' (known: max, every, after, count, p, conn)";
+  if (!bit) return "unknown key '" + std::string(key) + "' (known: max, every, after, count, p, conn, fd, op)";
   if (seen & bit) return "key '" + std::string(key) + "' given twice";
   seen |= bit;
   const std::string bad = "bad value '" + std::string(val) + "' for " + std::string(key);
@@ -96,10 +103,39 @@ std::string parse_key(std::string_view kv, const FaultRow& f, Rule& r, unsigned&
     double p = 0;
     if (!parse_prob(val, p) || !(p > 0.0) || p > 1.0) return bad + " (a probability in (0, 1])";
     r.p = p;
-  } else {  // conn
+  } else if (key == "conn") {
     if (!parse_u64(val, n) || n == 0) return bad + " (the K-th accepted connection, K >= 1)";
     r.conn = n;
+  } else if (key == "fd") {
+    if (val == "listen") r.fd = FdRole::listen;
+    else if (val == "conn") r.fd = FdRole::conn;
+    else return bad + " (listen or conn)";
+  } else {  // op
+    if (val == "recv") r.op = Op::recv;
+    else if (val == "send") r.op = Op::send;
+    else if (val == "accept") r.op = Op::accept;
+    else return bad + " (recv, send or accept)";
   }
+  return "";
+}
+
+// Combinations every key accepts on its own but that can never fire, or that
+// make no sense for the class: refused at load, not silently ignored.
+std::string check_combination(const Rule& r) {
+  const bool io = r.cls == CallClass::recv || r.cls == CallClass::send;
+  if (io && r.fd == FdRole::listen) return "fd=listen never matches " + std::string(class_name(r.cls)) +
+                                           " (a listening socket is not read or written)";
+  if (r.cls == CallClass::accept && r.fd == FdRole::conn) return "fd=conn never matches accept (it acts on the listener)";
+  if (r.cls == CallClass::accept && r.conn != 0) return "conn=K does not apply to accept (use every/after/count)";
+  const bool async = r.cls == CallClass::aio || r.cls == CallClass::uring;
+  if (r.op != Op::any && !async) return "op= applies to aio and uring rules only";
+  if (r.cls == CallClass::aio && r.op == Op::accept) return "op=accept: POSIX AIO has no accept";
+  if (r.fd != FdRole::any && async) return "fd= does not apply to " + std::string(class_name(r.cls)) + " (use op=)";
+  if (async && r.op == Op::accept) return "no fault acts on accept operations yet: use op=recv or op=send";
+  if (async && r.op == Op::send && (r.fault == Fault::reset || r.fault == Fault::eof))
+    return "fault '" + std::string(fault_name(r.fault)) + "' acts on reads: use op=recv (or no op)";
+  if (r.cls == CallClass::wait && r.fault == Fault::eintr && (r.fd != FdRole::any || r.conn != 0))
+    return "wait.eintr interrupts the whole wait: fd= and conn= do not apply";
   return "";
 }
 
@@ -134,17 +170,17 @@ std::string parse_rule(std::string_view text, Rule& r) {
     }
   }
   if (fault->needs_max && r.max == 0) return "fault '" + std::string(fault->name) + "' needs max=N (bytes per call)";
-  // A fault that would hit every call forever starves any correct server:
-  // recv.eagain with p=1 and no every/count is "the data never comes".
-  if (r.fault == Fault::eagain && r.every < 2 && r.count == kForever && r.p >= 1.0)
-    return "eagain on every call forever would starve any server: give every=N (N >= 2), count=N or p below 1";
-  return "";
+  // A fault that moves nothing, on every call forever, starves any correct
+  // server: recv.eagain with p=1 and no every/count is "the data never comes".
+  if (fault->stalls && r.every < 2 && r.count == kForever && r.p >= 1.0)
+    return std::string(fault->name) + " on every call forever would starve any server: give every=N (N >= 2), "
+           "count=N or p below 1";
+  return check_combination(r);
 }
 
 }  // namespace
 
-const char* class_name(CallClass c) { return kClasses[static_cast<unsigned>(c)].name; }
-const char* fault_name(Fault f) { return kFaults[static_cast<unsigned>(f)].name; }
+
 const char* fault_doc(Fault f) { return kFaults[static_cast<unsigned>(f)].doc; }
 unsigned fault_classes(Fault f) { return kFaults[static_cast<unsigned>(f)].classes; }
 

@@ -5,6 +5,7 @@
 //   rule  := CLASS '.' FAULT [':' key '=' value (',' key '=' value)*]
 //   keys  := max=N (bytes, partial only) | every=N | after=N | count=N|inf
 //            | p=P (0 < P <= 1) | conn=K (K-th accepted connection, 1-based)
+//            | fd=listen|conn | op=recv|send|accept (aio and uring only)
 //
 // Ownership: a Plan is built once at load time and then only read.
 #pragma once
@@ -19,16 +20,16 @@ namespace iogate {
 #define IOGATE_C(id) (1u << static_cast<unsigned>(CallClass::id))
 
 enum class CallClass : uint8_t {
-#define IOGATE_CLASS(id, name) id,
+#define IOGATE_CLASS(id, name, doc) id,
 #include "faults.def"
 };
 inline constexpr int kCallClasses = 0
-#define IOGATE_CLASS(id, name) +1
+#define IOGATE_CLASS(id, name, doc) +1
 #include "faults.def"
     ;
 
 enum class Fault : uint8_t {
-#define IOGATE_FAULT(id, name, classes, needs_max, doc) id,
+#define IOGATE_FAULT(id, name, classes, needs_max, stalls, doc) id,
 #include "faults.def"
 };
 
@@ -36,6 +37,9 @@ const char* class_name(CallClass c);
 const char* fault_name(Fault f);
 const char* fault_doc(Fault f);
 unsigned fault_classes(Fault f);  // mask of IOGATE_C(...) bits
+
+enum class FdRole : uint8_t { any, listen, conn };
+enum class Op : uint8_t { any, recv, send, accept };
 
 inline constexpr uint64_t kForever = UINT64_MAX;
 inline constexpr int kMaxRules = 16;
@@ -51,6 +55,8 @@ struct Rule {
   uint64_t count = kForever;  // fire at most N times per connection
   double p = 1.0;           // probability, from the seeded hash
   uint64_t conn = 0;        // 0: any connection; K: only the K-th accepted one
+  FdRole fd = FdRole::any;  // listener or connection (for wait: the fd made spuriously ready)
+  Op op = Op::any;          // aio/uring: which operation
 };
 
 struct Plan {

@@ -19,7 +19,8 @@ uint64_t schedule_hash(uint64_t seed, uint64_t rule, uint64_t conn, uint64_t cal
 }
 
 bool rule_fires(const Rule& r, uint64_t seed, uint64_t conn, uint64_t call_index, uint64_t fired_before) {
-  if (r.conn != 0 && r.conn != conn) return false;
+  // For wait rules conn=K names the fd to report, not the caller: checked by the caller.
+  if (r.conn != 0 && r.conn != conn && r.cls != CallClass::wait) return false;
   if (call_index <= r.after) return false;
   if ((call_index - r.after) % r.every != 0) return false;
   if (fired_before >= r.count) return false;

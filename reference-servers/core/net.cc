@@ -18,7 +18,8 @@ namespace iogate {
 namespace {
 [[noreturn]] void usage(const char* model, const char* why) {
   std::fprintf(stderr,
-               "%s: %s\nusage: %s [--port N] [--host ADDR] [--protocol seq|echo] [--threads N]\n",
+               "%s: %s\nusage: %s [--port N] [--host ADDR] [--protocol seq|echo] [--threads N]\n"
+               "       [--demux select|poll|epoll]\n",
                model, why, model);
   std::exit(2);
 }
@@ -50,6 +51,11 @@ ServerOptions parse_options(int argc, char** argv, const char* model) {
       o.protocol = *p;
     } else if (flag == "--threads") {
       o.threads = parse_int(model, "--threads", value, 1, 1024);
+    } else if (flag == "--demux") {
+      o.demux = value;
+      if (o.demux != "select" && o.demux != "poll" && o.demux != "epoll") {
+        usage(model, "--demux must be select, poll or epoll");
+      }
     } else {
       usage(model, ("unknown flag " + flag).c_str());
     }

@@ -22,9 +22,12 @@ struct ServerOptions {
   int port = 0;                    // 0: the kernel picks, printed on stdout
   Protocol protocol = Protocol::seq;
   int threads = 4;                 // only for models with workers
+  std::string demux;               // --demux: only models with a pluggable demultiplexer
+                                   // (reactor) read it; empty = the model's default
 };
 
-// Parses --port N, --host H, --protocol seq|echo, --threads N.
+// Parses --port N, --host H, --protocol seq|echo, --threads N,
+// --demux select|poll|epoll.
 // On a bad flag prints usage to stderr and exits with status 2.
 ServerOptions parse_options(int argc, char** argv, const char* model);
 

@@ -45,6 +45,20 @@ TEST_CASE("a plan's rules keep their order, selectors and text", "[plan]") {
   CHECK_FALSE(p.has(CallClass::accept));
 }
 
+TEST_CASE("every fault is accepted on every class the fault table allows", "[plan]") {
+  auto text = GENERATE(as<std::string>{}, "recv.eagain:every=2", "send.eagain:p=0.5", "accept.eagain:count=1",
+                       "recv.partial:max=3", "send.partial:max=3", "aio.partial:max=3,op=recv",
+                       "uring.partial:max=3,op=send", "recv.eintr:every=3", "send.eintr:count=2",
+                       "accept.eintr:every=2", "wait.eintr:every=5", "recv.reset:conn=2", "aio.reset:op=recv",
+                       "uring.reset", "recv.eof:after=2", "aio.eof", "uring.eof:op=recv", "send.epipe:conn=1",
+                       "wait.spurious:every=2,fd=conn", "wait.spurious:p=0.3,fd=listen,conn=1",
+                       "accept.emfile:count=3", "accept.econnaborted:after=1");
+  CAPTURE(text);
+  Plan p;
+  CHECK(parse_plan(text, p) == "");
+  CHECK(p.rules.size() == 1);
+}
+
 TEST_CASE("count=inf makes a rule sticky and the default seed is 1", "[plan]") {
   Plan p;
   REQUIRE(parse_plan("recv.reset:count=inf", p) == "");
@@ -60,9 +74,25 @@ TEST_CASE("a bad plan is refused with one line naming the rule and the problem",
   };
   auto bad = GENERATE(values<Bad>({
       {"recv.eagian:every=2", "rule 1 'recv.eagian:every=2': unknown fault 'eagian' for recv"},
-      {"rcv.eagain:every=2", "unknown call 'rcv' (known: recv, send, accept, wait)"},
-      {"send.reset", "unknown fault 'reset' for send (known: eagain, partial)"},
-      {"accept.eagain:every=2", "unknown fault 'eagain' for accept (known: none yet)"},
+      {"rcv.eagain:every=2", "unknown call 'rcv' (known: recv, send, accept, wait, aio, uring)"},
+      {"send.reset", "unknown fault 'reset' for send (known: eagain, partial, eintr, epipe)"},
+      {"accept.partial:max=1", "unknown fault 'partial' for accept (known: eagain, eintr, emfile, econnaborted)"},
+      {"wait.eagain:every=2", "unknown fault 'eagain' for wait (known: eintr, spurious)"},
+      {"recv.spurious:every=2", "unknown fault 'spurious' for recv"},
+      {"wait.spurious", "spurious on every call forever would starve any server"},
+      {"accept.emfile", "emfile on every call forever"},
+      {"recv.eintr", "eintr on every call forever"},
+      {"recv.reset:fd=listen", "fd=listen never matches recv"},
+      {"accept.emfile:count=2,fd=conn", "fd=conn never matches accept"},
+      {"accept.econnaborted:conn=2", "conn=K does not apply to accept"},
+      {"recv.reset:op=recv", "op= applies to aio and uring rules only"},
+      {"aio.partial:max=1,op=accept", "op=accept: POSIX AIO has no accept"},
+      {"uring.partial:max=1,op=accept", "no fault acts on accept operations yet"},
+      {"uring.eof:op=send", "fault 'eof' acts on reads: use op=recv"},
+      {"uring.partial:max=1,fd=conn", "fd= does not apply to uring"},
+      {"wait.eintr:every=2,conn=1", "wait.eintr interrupts the whole wait"},
+      {"wait.spurious:every=2,fd=sock", "bad value 'sock' for fd (listen or conn)"},
+      {"uring.partial:max=1,op=write", "bad value 'write' for op (recv, send or accept)"},
       {"recv", "expected CALL.FAULT"},
       {"recv.partial", "fault 'partial' needs max=N"},
       {"recv.partial:max=0", "bad value '0' for max"},
@@ -75,7 +105,7 @@ TEST_CASE("a bad plan is refused with one line naming the rule and the problem",
       {"recv.eagain:p=nan", "bad value 'nan' for p"},
       {"recv.eagain:count=0", "bad value '0' for count"},
       {"recv.eagain:conn=0,every=2", "bad value '0' for conn"},
-      {"recv.eagain:bogus=1", "unknown key 'bogus'"},
+      {"recv.eagain:bogus=1", "unknown key 'bogus' (known: max, every, after, count, p, conn, fd, op)"},
       {"recv.eagain:every", "'every' is not key=value"},
       {"recv.eagain:every=2,", "empty key=value"},
       {"recv.eagain", "eagain on every call forever would starve any server"},

@@ -1,0 +1,240 @@
+// The hand-written wrappers of the accept path and of descriptor book-keeping.
+// accept/accept4 number connections and carry the accept faults (EAGAIN,
+// EINTR, EMFILE leaving the connection queued, ECONNABORTED consuming and
+// aborting a real one: V1, V5, V10); socket/close/dup* keep the fd table honest
+// when numbers are reused; fcntl/ioctl are traced (O_NONBLOCK, O_ASYNC,
+// F_SETOWN, F_SETSIG, FIONBIO: how the server set its fds up). The fortified
+// __*_chk entry points check their buffer size like glibc, then take the
+// normal path.
+#include <fcntl.h>
+#include <stdarg.h>
+#include <sys/epoll.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include "epoll_book.h"
+#include "fdtable.h"
+#include "real.h"
+#include "shim.h"
+#include "signals.h"
+#include "trace.h"
+
+extern "C" void __chk_fail(void) __attribute__((noreturn));
+
+namespace iogate {
+namespace {
+
+CallState accept_state(const Rule& r, void* p) {
+  const int fd = *static_cast<int*>(p);
+  CallState st;
+  st.nonblocking = fd_nonblocking(fd, 0);
+  if (r.fault == Fault::eintr && !st.nonblocking) st.interruptible = caught_signal_could_interrupt(false);
+  return st;
+}
+
+template <typename Real>
+int accept_common(const char* name, int lfd, Real&& real) {
+  if (!shim_active()) return real();
+  Guard guard;
+  Decision d;
+  FdState* s = stream_state(lfd);
+  if (s) {
+    fd_mark_listener(lfd);
+    if (class_has_rules(CallClass::accept)) {
+      const uint64_t idx =
+          s->calls[static_cast<unsigned>(CallClass::accept)].fetch_add(1, std::memory_order_relaxed) + 1;
+      int ctx = lfd;
+      d = decide(CallClass::accept, Op::any, 0, idx, s->fired, accept_state, &ctx);
+    }
+  }
+  int r = -1, err = 0;
+  switch (d.out.action) {
+    case Action::would_block: err = EAGAIN; break;
+    case Action::interrupt: err = EINTR; break;
+    case Action::emfile: err = EMFILE; break;  // nothing dequeued: the listener stays readable
+    case Action::abort_accept: {
+      const int c = real();
+      if (c < 0) {
+        err = errno;  // nothing was queued: the kernel's own answer stands
+        break;
+      }
+      struct linger lg{1, 0};
+      setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
+      IOGATE_REAL(close)(c);  // the client sees RST, as for a connection reset while queued
+      err = ECONNABORTED;
+      break;
+    }
+    default:
+      r = real();
+      err = r < 0 ? errno : 0;
+  }
+  StopSignalsHeld held;
+  uint32_t conn = 0;
+  if (r >= 0) {
+    conn = next_conn_ordinal();
+    fd_reset(r, FdKind::unknown, conn);  // classified (TCP or not) on first use
+  }
+  if (trace_on()) {
+    TraceLine t(name);
+    t.num("fd", lfd).num("ret", r).err(err).num("conn", conn);
+    t.str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
+    if (d.note) t.str("note", d.note);
+    t.emit();
+  }
+  if (d.out.action == Action::would_block) owe_readiness(lfd, EPOLLIN);
+  errno = err;
+  return r;
+}
+
+void forget(int fd, uint32_t conn = 0) {
+  ep_forget(fd);
+  fd_reset(fd, FdKind::unknown, conn);
+}
+
+std::string fl_names(long fl) {
+  std::string s;
+  if (fl & O_NONBLOCK) s += "O_NONBLOCK";
+  if (fl & O_ASYNC) s += s.empty() ? "O_ASYNC" : "|O_ASYNC";
+  return s;
+}
+
+int fcntl_common(const char* name, int fd, int cmd, void* arg, int r, int err) {
+  if (!shim_active() || !trace_on() || !fd_known_stream(fd)) return r;
+  const char* cname = cmd == F_SETFL ? "F_SETFL" : cmd == F_SETOWN ? "F_SETOWN" : cmd == F_SETSIG ? "F_SETSIG"
+                      : cmd == F_SETOWN_EX ? "F_SETOWN_EX" : nullptr;
+  if (!cname) return r;
+  Guard guard;
+  const long v = reinterpret_cast<long>(arg);
+  TraceLine t(name);
+  t.num("fd", fd).num("conn", fd_conn(fd)).str("cmd", cname);
+  if (cmd == F_SETFL) t.str("flags", fl_names(v).c_str());
+  else if (cmd != F_SETOWN_EX) t.num("arg", v);
+  t.num("ret", r).err(err).emit();
+  errno = err;
+  return r;
+}
+
+}  // namespace
+}  // namespace iogate
+
+using namespace iogate;
+
+IOGATE_EXPORT int accept(int fd, struct sockaddr* __restrict addr, socklen_t* __restrict alen) {
+  return accept_common("accept", fd, [&] { return IOGATE_REAL(accept)(fd, addr, alen); });
+}
+
+IOGATE_EXPORT int accept4(int fd, struct sockaddr* __restrict addr, socklen_t* __restrict alen, int flags) {
+  return accept_common("accept4", fd, [&] { return IOGATE_REAL(accept4)(fd, addr, alen, flags); });
+}
+
+IOGATE_EXPORT int socket(int domain, int type, int protocol) {
+  const int r = IOGATE_REAL(socket)(domain, type, protocol);
+  if (r >= 0 && shim_active()) {
+    const int err = errno;
+    Guard guard;
+    forget(r);
+    errno = err;
+  }
+  return r;
+}
+
+IOGATE_EXPORT int close(int fd) {
+  if (!shim_active()) return IOGATE_REAL(close)(fd);
+  Guard guard;
+  const bool sock = fd_known_stream(fd);
+  const uint32_t conn = fd_conn(fd);
+  forget(fd);
+  const int r = IOGATE_REAL(close)(fd);
+  const int err = r < 0 ? errno : 0;
+  StopSignalsHeld held;
+  if (sock && trace_on()) TraceLine("close").num("fd", fd).num("conn", conn).num("ret", r).err(err).emit();
+  errno = err;
+  return r;
+}
+
+IOGATE_EXPORT int dup(int oldfd) {
+  const int r = IOGATE_REAL(dup)(oldfd);
+  if (r >= 0 && shim_active()) {
+    const int err = errno;
+    Guard guard;
+    forget(r, fd_conn(oldfd));  // the same connection under a second number
+    errno = err;
+  }
+  return r;
+}
+
+IOGATE_EXPORT int dup2(int oldfd, int newfd) {
+  const int r = IOGATE_REAL(dup2)(oldfd, newfd);
+  if (r >= 0 && r != oldfd && shim_active()) {
+    const int err = errno;
+    Guard guard;
+    forget(r, fd_conn(oldfd));
+    errno = err;
+  }
+  return r;
+}
+
+IOGATE_EXPORT int dup3(int oldfd, int newfd, int flags) {
+  const int r = IOGATE_REAL(dup3)(oldfd, newfd, flags);
+  if (r >= 0 && shim_active()) {
+    const int err = errno;
+    Guard guard;
+    forget(r, fd_conn(oldfd));
+    errno = err;
+  }
+  return r;
+}
+
+IOGATE_EXPORT int fcntl(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);  // every fcntl argument fits a pointer (glibc reads it the same way)
+  va_end(ap);
+  const int r = IOGATE_REAL(fcntl)(fd, cmd, arg);
+  return fcntl_common("fcntl", fd, cmd, arg, r, r < 0 ? errno : 0);
+}
+
+IOGATE_EXPORT int fcntl64(int fd, int cmd, ...) {
+  va_list ap;
+  va_start(ap, cmd);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  const int r = IOGATE_REAL(fcntl64)(fd, cmd, arg);
+  return fcntl_common("fcntl", fd, cmd, arg, r, r < 0 ? errno : 0);
+}
+
+IOGATE_EXPORT int ioctl(int fd, unsigned long req, ...) {
+  va_list ap;
+  va_start(ap, req);
+  void* arg = va_arg(ap, void*);
+  va_end(ap);
+  const int r = IOGATE_REAL(ioctl)(fd, req, arg);
+  const int err = r < 0 ? errno : 0;
+  if (req == FIONBIO && arg && shim_active() && trace_on() && fd_known_stream(fd)) {
+    Guard guard;
+    TraceLine("ioctl").num("fd", fd).num("conn", fd_conn(fd)).str("cmd", "FIONBIO")
+        .num("arg", *static_cast<int*>(arg)).num("ret", r).err(err).emit();
+  }
+  errno = err;
+  return r;
+}
+
+IOGATE_EXPORT ssize_t __recv_chk(int fd, void* buf, size_t len, size_t buflen, int flags) {
+  if (len > buflen) __chk_fail();
+  return recv(fd, buf, len, flags);
+}
+
+IOGATE_EXPORT ssize_t __recvfrom_chk(int fd, void* __restrict buf, size_t len, size_t buflen, int flags,
+                                     struct sockaddr* __restrict addr, socklen_t* __restrict alen) {
+  if (len > buflen) __chk_fail();
+  return recvfrom(fd, buf, len, flags, addr, alen);
+}
+
+IOGATE_EXPORT ssize_t __read_chk(int fd, void* buf, size_t len, size_t buflen) {
+  if (len > buflen) __chk_fail();
+  return read(fd, buf, len);
+}

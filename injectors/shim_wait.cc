@@ -1,0 +1,323 @@
+// The readiness calls: epoll_wait/epoll_pwait/epoll_pwait2, select/pselect,
+// poll/ppoll. Three shapes, one decision path each:
+//   wait.eintr    -1/EINTR before waiting, nothing consumed (V5: always legal
+//                 for epoll; select/poll need a caught signal)
+//   wait.spurious a registered, not ready fd reported ready (V6, V7); the wait
+//                 then does not block (timeout 0) so the report is immediate
+//   readiness debt (epoll): owed events merged in without sleeping (V3)
+// Wait rules count calls per epoll instance (epoll) or per process
+// (select/poll): conn=K and fd=listen|conn choose the fd made ready.
+#include <poll.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/select.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+
+#include "epoll_book.h"
+#include "fdtable.h"
+#include "real.h"
+#include "schedule.h"
+#include "shim.h"
+#include "signals.h"
+#include "trace.h"
+
+namespace iogate {
+namespace {
+
+std::atomic<uint32_t> g_wait_fired[kMaxRules];  // wait rules fire per process
+std::atomic<uint64_t> g_scan_waits{0};          // select/poll calls so far
+
+struct WaitCtx {
+  bool epoll;
+};
+
+CallState wait_state(const Rule& r, void* p) {
+  CallState st;
+  if (r.fault == Fault::eintr)  // signal(7): epoll waits also end with EINTR after SIGSTOP/SIGCONT
+    st.interruptible = static_cast<WaitCtx*>(p)->epoll || caught_signal_could_interrupt(true);
+  return st;
+}
+
+bool ready_now(int fd, uint32_t bit) {
+  pollfd p{fd, static_cast<short>(bit == EPOLLIN ? POLLIN : POLLOUT), 0};
+  return IOGATE_REAL(poll)(&p, 1, 0) == 1 && p.revents != 0;
+}
+
+// The fd a spurious report may name: a TCP socket of the role and connection the rule asks for.
+bool eligible(int fd, void* p) {
+  const Rule& r = *static_cast<const Rule*>(p);
+  const FdRole role = fd_role(fd);
+  if (role == FdRole::any) return false;
+  if (r.fd != FdRole::any && r.fd != role) return false;
+  return r.conn == 0 || r.conn == fd_conn(fd);
+}
+
+Decision wait_decision(uint64_t idx, bool epoll) {
+  WaitCtx ctx{epoll};
+  return decide(CallClass::wait, Op::any, 0, idx, g_wait_fired, wait_state, &ctx);
+}
+
+const char* fault_text(const Decision& d) {
+  return d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr;
+}
+
+// real(bool no_wait): the real wait, with a zero timeout when no_wait.
+template <typename Real>
+int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents, long long timeout_ms, Real&& real) {
+  if (!shim_active()) return real(false);
+  Guard guard;
+  Decision d;
+  uint64_t idx = 0;
+  if (class_has_rules(CallClass::wait)) {
+    idx = ep_next_wait(epfd);
+    d = wait_decision(idx, true);
+  }
+  int n, err = 0, paid = 0, spurious_fd = -1;
+  if (d.out.action == Action::interrupt) {
+    n = -1;
+    err = EINTR;
+  } else {
+    const bool spurious = d.out.action == Action::spurious;
+    const bool owed = ep_has_debt(epfd);
+    n = real(owed || spurious);
+    err = n < 0 ? errno : 0;
+    if (n >= 0 && owed) n = ep_pay(epfd, events, n, maxevents, &paid);
+    if (n >= 0 && spurious) {
+      const uint64_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx);
+      n = ep_spurious(epfd, events, n, maxevents, pick, eligible, const_cast<Rule*>(d.rule), ready_now, &spurious_fd);
+      if (spurious_fd < 0) d.note = "no registered fd was idle: nothing reported";
+    }
+  }
+  StopSignalsHeld held;
+  if (trace_on()) {
+    TraceLine t(name);
+    t.num("fd", epfd).num("req", maxevents).num("timeout", timeout_ms).num("ret", n).err(err);
+    if (n > 0) {
+      t.open_array("events");
+      for (int i = 0; i < n; ++i)
+        t.array_item_pair(ep_fd_of(epfd, events[i].data.u64), epoll_flag_names(events[i].events).c_str());
+      t.close_array();
+    }
+    t.num("synthetic", paid).str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
+    if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
+    if (d.note) t.str("note", d.note);
+    t.emit();
+  }
+  errno = err;
+  return n;
+}
+
+void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err, const Decision& d, int spurious_fd,
+                bool (*ready)(int fd, const char** what, void* ctx), void* ctx) {
+  if (!trace_on()) return;
+  TraceLine t(name);
+  t.num("nfds", nfds).num("timeout", timeout_ms).num("ret", n).err(err);
+  if (n > 0) {
+    t.open_array("events");
+    const char* what = nullptr;
+    for (int fd = 0; fd < nfds; ++fd)
+      if (ready(fd, &what, ctx)) t.array_item_pair(fd, what);
+    t.close_array();
+  }
+  t.str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
+  if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
+  if (d.note) t.str("note", d.note);
+  t.emit();
+}
+
+struct Sets {
+  fd_set *rd, *wr, *ex;
+};
+
+bool set_ready(int fd, const char** what, void* p) {
+  const auto* s = static_cast<Sets*>(p);
+  if (fd >= FD_SETSIZE) return false;
+  const bool r = s->rd && FD_ISSET(fd, s->rd), w = s->wr && FD_ISSET(fd, s->wr), e = s->ex && FD_ISSET(fd, s->ex);
+  *what = r && w ? "RW" : r ? "R" : w ? "W" : "E";
+  return r || w || e;
+}
+
+template <typename Real>
+int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms, Real&& real) {
+  if (!shim_active()) return real(false);
+  Guard guard;
+  Decision d;
+  uint64_t idx = 0;
+  if (class_has_rules(CallClass::wait)) {
+    idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
+    d = wait_decision(idx, false);
+  }
+  int n, err = 0, spurious_fd = -1;
+  if (d.out.action == Action::interrupt) {
+    n = -1;
+    err = EINTR;
+  } else {
+    const bool spurious = d.out.action == Action::spurious && rd;
+    fd_set asked;
+    if (spurious) asked = *rd;
+    n = real(spurious);
+    err = n < 0 ? errno : 0;
+    if (n >= 0 && spurious) {
+      // Candidates: asked for reading, not reported (so not ready), eligible.
+      int cands[FD_SETSIZE], k = 0;
+      for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
+        if (FD_ISSET(fd, &asked) && !FD_ISSET(fd, rd) && eligible(fd, const_cast<Rule*>(d.rule))) cands[k++] = fd;
+      if (k > 0) {
+        spurious_fd = cands[schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k];
+        FD_SET(spurious_fd, rd);
+        ++n;
+      } else {
+        d.note = "no registered fd was idle: nothing reported";
+      }
+    }
+  }
+  StopSignalsHeld held;
+  Sets sets{rd, wr, ex};
+  trace_scan(name, nfds, timeout_ms, n, err, d, spurious_fd, set_ready, &sets);
+  errno = err;
+  return n;
+}
+
+struct Polls {
+  pollfd* fds;
+  nfds_t n;
+};
+
+bool poll_ready(int i, const char** what, void* p) {
+  const auto* s = static_cast<Polls*>(p);
+  if (static_cast<nfds_t>(i) >= s->n || s->fds[i].revents == 0) return false;
+  const short ev = s->fds[i].revents;
+  *what = (ev & POLLIN) && (ev & POLLOUT) ? "IN|OUT" : (ev & POLLIN) ? "IN" : (ev & POLLOUT) ? "OUT" : "HUP|ERR";
+  return true;
+}
+
+template <typename Real>
+int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms, Real&& real) {
+  if (!shim_active()) return real(false);
+  Guard guard;
+  Decision d;
+  uint64_t idx = 0;
+  if (class_has_rules(CallClass::wait)) {
+    idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
+    d = wait_decision(idx, false);
+  }
+  int n, err = 0, spurious_fd = -1;
+  if (d.out.action == Action::interrupt) {
+    n = -1;
+    err = EINTR;
+  } else {
+    const bool spurious = d.out.action == Action::spurious;
+    n = real(spurious);
+    err = n < 0 ? errno : 0;
+    if (n >= 0 && spurious) {
+      nfds_t k = 0;
+      for (nfds_t i = 0; i < nfds; ++i)
+        if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 &&
+            eligible(fds[i].fd, const_cast<Rule*>(d.rule)))
+          ++k;
+      if (k > 0) {
+        nfds_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k;
+        for (nfds_t i = 0; i < nfds; ++i)
+          if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 &&
+              eligible(fds[i].fd, const_cast<Rule*>(d.rule)) && pick-- == 0) {
+            fds[i].revents = POLLIN;
+            spurious_fd = fds[i].fd;
+            ++n;
+            break;
+          }
+      } else {
+        d.note = "no registered fd was idle: nothing reported";
+      }
+    }
+  }
+  StopSignalsHeld held;
+  Polls p{fds, nfds};
+  trace_scan(name, static_cast<int>(nfds), timeout_ms, n, err, d, spurious_fd, poll_ready, &p);
+  errno = err;
+  return n;
+}
+
+const char* op_name(int op) {
+  switch (op) {
+    case EPOLL_CTL_ADD: return "ADD";
+    case EPOLL_CTL_MOD: return "MOD";
+    case EPOLL_CTL_DEL: return "DEL";
+  }
+  return "?";
+}
+
+long long ts_ms(const struct timespec* ts) { return ts ? ts->tv_sec * 1000LL + ts->tv_nsec / 1000000 : -1; }
+long long tv_ms(const struct timeval* tv) { return tv ? tv->tv_sec * 1000LL + tv->tv_usec / 1000 : -1; }
+
+}  // namespace
+}  // namespace iogate
+
+using namespace iogate;
+
+IOGATE_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
+  const int r = IOGATE_REAL(epoll_ctl)(epfd, op, fd, ev);
+  if (!shim_active()) return r;
+  const int err = r < 0 ? errno : 0;
+  Guard guard;
+  if (r == 0) ep_record(epfd, op, fd, ev);
+  if (trace_on()) {
+    TraceLine t("epoll_ctl");
+    t.num("fd", fd).num("epfd", epfd).num("conn", fd_conn(fd)).str("op", op_name(op));
+    if (ev && op != EPOLL_CTL_DEL) t.str("flags", epoll_flag_names(ev->events).c_str());
+    t.num("ret", r).err(err).emit();
+  }
+  errno = err;
+  return r;
+}
+
+IOGATE_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
+  return epoll_common("epoll_wait", epfd, events, maxevents, timeout, [&](bool now) {
+    return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, now ? 0 : timeout);
+  });
+}
+
+IOGATE_EXPORT int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* ss) {
+  return epoll_common("epoll_pwait", epfd, events, maxevents, timeout, [&](bool now) {
+    return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, now ? 0 : timeout, ss);
+  });
+}
+
+IOGATE_EXPORT int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
+                               const sigset_t* ss) {
+  return epoll_common("epoll_pwait2", epfd, events, maxevents, ts_ms(timeout), [&](bool now) {
+    const struct timespec zero{0, 0};
+    return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, now ? &zero : timeout, ss);
+  });
+}
+
+IOGATE_EXPORT int select(int nfds, fd_set* __restrict rd, fd_set* __restrict wr, fd_set* __restrict ex,
+                         struct timeval* __restrict tv) {
+  return select_common("select", nfds, rd, wr, ex, tv_ms(tv), [&](bool now) {
+    struct timeval zero{0, 0};
+    return IOGATE_REAL(select)(nfds, rd, wr, ex, now ? &zero : tv);
+  });
+}
+
+IOGATE_EXPORT int pselect(int nfds, fd_set* __restrict rd, fd_set* __restrict wr, fd_set* __restrict ex,
+                          const struct timespec* __restrict ts, const sigset_t* __restrict ss) {
+  return select_common("pselect", nfds, rd, wr, ex, ts_ms(ts), [&](bool now) {
+    const struct timespec zero{0, 0};
+    return IOGATE_REAL(pselect)(nfds, rd, wr, ex, now ? &zero : ts, ss);
+  });
+}
+
+IOGATE_EXPORT int poll(struct pollfd* fds, nfds_t nfds, int timeout) {
+  return poll_common("poll", fds, nfds, timeout, [&](bool now) {
+    return IOGATE_REAL(poll)(fds, nfds, now ? 0 : timeout);
+  });
+}
+
+IOGATE_EXPORT int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* ts, const sigset_t* ss) {
+  return poll_common("ppoll", fds, nfds, ts_ms(ts), [&](bool now) {
+    const struct timespec zero{0, 0};
+    return IOGATE_REAL(ppoll)(fds, nfds, now ? &zero : ts, ss);
+  });
+}
