@@ -80,7 +80,7 @@ def test_the_shim_alone_refuses_a_bad_plan_with_exit_2():
     out = subprocess.run(["true"], env=env, capture_output=True, text=True)
     assert out.returncode == 2
     assert out.stderr == "iogate: bad plan: rule 1 'send.reset': unknown fault 'reset' for send " \
-                         "(known: eagain, partial)\n"
+                         "(known: eagain, partial, eintr, epipe)\n"
 
 
 def test_run_keeps_an_existing_ld_preload():
@@ -126,12 +126,12 @@ def test_edge_triggered_server_gets_synthetic_events_after_injected_eagain(iogat
 def test_an_injected_reset_is_seen_by_the_peer_as_rst(iogate_server):
     srv = iogate_server("blocking", plan="recv.reset:conn=1")
     c = Client(srv.port)
-    c.greet()
     c.sock.settimeout(10)
     with pytest.raises(ConnectionResetError):
-        c.sock.sendall(b"^a$")
-        c.sock.recv(10)
-        c.sock.recv(10)  # EOF would return b"" here; a real RST raises
+        # the blocking server's first recv() is reset at once: the greeting
+        # may or may not be read before the RST arrives
+        while c.sock.recv(10):
+            pass
     srv.stop()
     resets = [r for r in trace.read(srv.trace_path) if r.get("fault")]
     assert resets[0]["errno"] == "ECONNRESET" and resets[0]["conn"] == 1
