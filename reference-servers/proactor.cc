@@ -74,11 +74,18 @@ constexpr std::chrono::milliseconds kAcceptBackOff{50};
 class Proactor;
 struct Conn;
 using ConnPtr = std::shared_ptr<Conn>;
-// Completion handlers. Read: progress (data), closed (EOF) or peer_gone.
-// Write: progress (all of the buffer sent) or peer_gone (`sent` bytes went).
-using ReadDone = void (*)(const ConnPtr&, IoClass, const char* data, std::size_t n);
-using WriteDone = void (*)(const ConnPtr&, IoClass, std::size_t sent);
+// A completion handler. Read: progress (data, n), closed (EOF) or peer_gone.
+// Write: progress (the whole buffer went) or peer_gone; n = bytes sent.
+using Done = void (*)(const ConnPtr&, IoClass, const char* data, std::size_t n);
+enum Dir { kRead = 0, kWrite = 1 };
 enum class Op { idle, armed, running };
+
+struct Operation {  // at most one per direction and connection
+  Op state = Op::idle;
+  Done done = nullptr;
+  iogate::OutBuf buf;   // a write's buffer, owned by the operation
+  std::size_t len = 0;  // its size when started
+};
 
 struct Conn final : rx::EventHandler, std::enable_shared_from_this<Conn> {
   Conn(Proactor& p, int f, iogate::Protocol proto) : px(p), fd(f), session(proto) {}
@@ -88,17 +95,13 @@ struct Conn final : rx::EventHandler, std::enable_shared_from_this<Conn> {
 
   Proactor& px;
   const int fd;
-  std::mutex op_mu;  // the Proactor's operation state:
+  std::mutex op_mu;  // guards the Proactor's state: closed, ops
   bool closed = false;
-  Op rd = Op::idle, wr = Op::idle;
-  ReadDone read_done = nullptr;
-  WriteDone write_done = nullptr;
-  iogate::OutBuf wbuf;     // the write operation's buffer
-  std::size_t wlen = 0;    // its size when started
-  std::mutex app_mu;       // the application's state:
+  Operation ops[2];
+  std::mutex app_mu;  // guards the application's state below
   iogate::Session session;
-  std::string owed;        // replies not yet handed to a write
-  std::size_t writing = 0; // bytes of the write in flight (0: none)
+  std::string owed;         // replies not yet handed to a write
+  std::size_t writing = 0;  // bytes of the write in flight (0: none)
   bool eof = false, paused = false;
 };
 
@@ -125,38 +128,18 @@ class Proactor {
   }
 
   // Any thread. false: the connection is closed or that direction is busy.
-  bool async_read(const ConnPtr& c, ReadDone done) {
-    {
-      std::lock_guard<std::mutex> lock(c->op_mu);
-      if (c->closed || c->rd != Op::idle) return false;
-      c->rd = Op::armed;
-      c->read_done = done;
-    }
-    rearm(c);
-    return true;
-  }
+  bool async_read(const ConnPtr& c, Done done) { return begin(c, kRead, done, {}); }
+  bool async_write(const ConnPtr& c, std::string data, Done done) { return begin(c, kWrite, done, data); }
 
-  bool async_write(const ConnPtr& c, std::string data, WriteDone done) {
-    {
-      std::lock_guard<std::mutex> lock(c->op_mu);
-      if (c->closed || c->wr != Op::idle) return false;
-      c->wr = Op::armed;
-      c->write_done = done;
-      c->wlen = data.size();
-      c->wbuf.append(data);
-    }
-    rearm(c);
-    return true;
-  }
-
-  // Any thread: cancels armed operations; running ones still complete.
+  // Any thread: cancels the armed operations; running ones still complete.
   void close(const ConnPtr& c) {
     {
       std::lock_guard<std::mutex> lock(c->op_mu);
       if (c->closed) return;
       c->closed = true;
-      if (c->rd == Op::armed) c->rd = Op::idle;
-      if (c->wr == Op::armed) c->wr = Op::idle;
+      for (Operation& op : c->ops) {
+        if (op.state == Op::armed) op.state = Op::idle;
+      }
     }
     reactor_.queue([this, c] {
       reactor_.remove_handler(c.get());
@@ -166,20 +149,35 @@ class Proactor {
 
   // Loop thread: the fd is ready; hand the armed operations to the workers.
   void on_ready(const ConnPtr& c, uint32_t events) {
-    bool go_read, go_write;
+    bool go[2];
     {
       std::lock_guard<std::mutex> lock(c->op_mu);
-      go_read = (events & rx::kReadable) && c->rd == Op::armed;
-      go_write = (events & rx::kWritable) && c->wr == Op::armed;
-      if (go_read) c->rd = Op::running;
-      if (go_write) c->wr = Op::running;
+      for (Dir d : {kRead, kWrite}) {
+        go[d] = (events & (d == kRead ? rx::kReadable : rx::kWritable)) && c->ops[d].state == Op::armed;
+        if (go[d]) c->ops[d].state = Op::running;
+      }
     }
-    if (go_read) submit([this, c] { perform_read(c); });
-    if (go_write) submit([this, c] { perform_write(c); });
+    for (Dir d : {kRead, kWrite}) {
+      if (go[d]) submit([this, c, d] { perform(c, d); });
+    }
     sync_interest(c);  // a running operation is not watched (LT would repeat it)
   }
 
  private:
+  bool begin(const ConnPtr& c, Dir d, Done done, std::string_view data) {
+    {
+      std::lock_guard<std::mutex> lock(c->op_mu);
+      Operation& op = c->ops[d];
+      if (c->closed || op.state != Op::idle) return false;
+      op.state = Op::armed;
+      op.done = done;
+      op.len = data.size();
+      op.buf.append(data);
+    }
+    rearm(c);
+    return true;
+  }
+
   void rearm(const ConnPtr& c) {
     reactor_.queue([this, c] { sync_interest(c); });
   }
@@ -189,53 +187,43 @@ class Proactor {
     uint32_t want;
     {
       std::lock_guard<std::mutex> lock(c->op_mu);
-      want = (c->rd == Op::armed ? rx::kReadable : 0u) | (c->wr == Op::armed ? rx::kWritable : 0u);
+      want = (c->ops[kRead].state == Op::armed ? rx::kReadable : 0u) |
+             (c->ops[kWrite].state == Op::armed ? rx::kWritable : 0u);
     }
     if (!reactor_.modify(c.get(), want)) close(c);  // ENOMEM: this connection only
   }
 
-  void perform_read(const ConnPtr& c) {  // worker
+  // Worker: one recv(), or sends until the buffer is empty or EAGAIN.
+  void perform(const ConnPtr& c, Dir d) {
     char buf[4096];
-    ssize_t n;
+    ssize_t n = 0;
     IoClass cls;
-    do {
-      n = recv(c->fd, buf, sizeof buf, 0);
-      cls = iogate::classify_recv(n, errno);
-    } while (cls == IoClass::retry);
-    ReadDone done = nullptr;
-    bool again = false;
+    if (d == kRead) {
+      do {
+        n = recv(c->fd, buf, sizeof buf, 0);
+        cls = iogate::classify_recv(n, errno);
+      } while (cls == IoClass::retry);
+    } else {
+      cls = iogate::flush_nonblocking(c->fd, c->ops[kWrite].buf);  // only this worker touches it now
+    }
+    Done done = nullptr;
+    std::size_t count = n > 0 ? static_cast<std::size_t>(n) : 0;
+    bool again;
     {
       std::lock_guard<std::mutex> lock(c->op_mu);
+      Operation& op = c->ops[d];
       again = cls == IoClass::would_block && !c->closed;
-      c->rd = again ? Op::armed : Op::idle;
-      if (!again) std::swap(done, c->read_done);
-    }
-    if (again) {
-      rearm(c);  // spurious readiness or EAGAIN: wait again, no completion
-    } else if (done != nullptr && cls != IoClass::would_block) {
-      done(c, cls, buf, n > 0 ? static_cast<std::size_t>(n) : 0);
-    }
-  }
-
-  void perform_write(const ConnPtr& c) {  // worker; the buffer is this operation's alone
-    IoClass cls = iogate::flush_nonblocking(c->fd, c->wbuf);
-    WriteDone done = nullptr;
-    std::size_t sent = 0;
-    bool again = false;
-    {
-      std::lock_guard<std::mutex> lock(c->op_mu);
-      again = cls == IoClass::would_block && !c->closed;
-      c->wr = again ? Op::armed : Op::idle;
+      op.state = again ? Op::armed : Op::idle;
       if (!again) {
-        std::swap(done, c->write_done);
-        sent = c->wlen - c->wbuf.size();
-        c->wbuf.consume(c->wbuf.size());
+        std::swap(done, op.done);
+        if (d == kWrite) count = op.len - op.buf.size();
+        op.buf.consume(op.buf.size());
       }
     }
     if (again) {
-      rearm(c);  // short send then EAGAIN: the rest waits for writability
+      rearm(c);  // spurious readiness, EAGAIN, or the rest of a short send
     } else if (done != nullptr && cls != IoClass::would_block) {
-      done(c, cls == IoClass::progress ? IoClass::progress : IoClass::peer_gone, sent);
+      done(c, cls, d == kRead ? buf : nullptr, count);
     }
   }
 
@@ -274,9 +262,8 @@ void Conn::handle_event(uint32_t events) { px.on_ready(shared_from_this(), event
 
 // ---- the application: completion handlers of the seq/echo service ----------
 
-void on_write(const ConnPtr& c, IoClass cls, std::size_t sent);
-
 void on_read(const ConnPtr& c, IoClass cls, const char* data, std::size_t n);
+void on_write(const ConnPtr& c, IoClass cls, const char*, std::size_t);
 
 // app_mu held: hand the owed replies to a write operation (one in flight).
 void write_owed(const ConnPtr& c) {
@@ -311,7 +298,7 @@ void on_read(const ConnPtr& c, IoClass cls, const char* data, std::size_t n) {
   }
 }
 
-void on_write(const ConnPtr& c, IoClass cls, std::size_t) {
+void on_write(const ConnPtr& c, IoClass cls, const char*, std::size_t) {
   std::lock_guard<std::mutex> lock(c->app_mu);
   if (cls != IoClass::progress) {
     c->px.close(c);
