@@ -18,7 +18,11 @@ FdKind classify(int fd) {
   if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) != 0 || type != SOCK_STREAM) return FdKind::other;
   len = sizeof domain;
   if (getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &len) != 0) return FdKind::other;
-  return (domain == AF_INET || domain == AF_INET6) ? FdKind::stream : FdKind::other;
+  if (domain != AF_INET && domain != AF_INET6) return FdKind::other;
+  int listening = 0;
+  len = sizeof listening;
+  getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
+  return listening ? FdKind::listen : FdKind::stream;
 }
 }  // namespace
 
@@ -58,7 +62,7 @@ void fd_mark_listener(int fd) {
 }
 
 FdRole fd_role(int fd) {
-  if (fd < 0 || fd >= kMaxFd) return FdRole::any;
+  if (!stream_state(fd)) return FdRole::any;  // classifies an fd not seen yet
   switch (static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_acquire))) {
     case FdKind::listen: return FdRole::listen;
     case FdKind::conn:

@@ -16,6 +16,7 @@
 #include <aio.h>
 #include <liburing.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <cerrno>
 #include <mutex>
@@ -45,7 +46,16 @@ Decision decide_async(CallClass cls, Op op, int fd, size_t len, FdState** state)
   d = decide(cls, op, s->conn.load(std::memory_order_relaxed), idx, s->fired, async_state, &len);
   if (d.out.action == Action::reset || d.out.action == Action::eof) {
     s->dead.store(1, std::memory_order_relaxed);
-    if (d.out.action == Action::reset) really_reset(fd); else really_shutdown(fd);
+    if (d.out.action == Action::reset) {
+      really_reset(fd);  // tcp_disconnect also purges the receive queue
+    } else {
+      // The kernel still returns queued bytes after shutdown(): discard them
+      // first, so the request completes with 0 like the injected EOF says (V8).
+      char scratch[16384];
+      for (int i = 0; i < 256 && IOGATE_REAL(recv)(fd, scratch, sizeof scratch, MSG_DONTWAIT) > 0; ++i) {
+      }
+      really_shutdown(fd);
+    }
     owe_readiness_always(fd, EPOLLIN);
   }
   return d;

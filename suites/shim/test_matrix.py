@@ -1,0 +1,113 @@
+"""Every call x fault row the fault table (injectors/faults.def) marks legal,
+checked through the real shim on a real loopback connection, and every
+combination it does not mark refused at plan load."""
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+from iogate import docs, paths
+
+CALLS_DEF = paths.ROOT / "injectors" / "calls.def"
+
+
+def data_calls(cls):
+    return re.findall(rf"^IOGATE_IO\((\w+), {cls},", CALLS_DEF.read_text(), re.M)
+
+
+CALLS = {
+    "recv": data_calls("recv"),
+    "send": data_calls("send"),
+    "accept": ["accept", "accept4"],
+    "wait": ["epoll_wait", "epoll_pwait", "epoll_pwait2", "select", "pselect", "poll", "ppoll"],
+    "aio": ["aio_read", "aio_write"],
+    "uring": ["uring_recv", "uring_send"],
+}
+READS = {"aio_read", "uring_recv"}
+
+
+def expect(cls, fault, call):
+    """(plan, mode, expected fields) for one row, or None when the row is a
+    reads-only fault on a write operation."""
+    reading = cls == "recv" or call in READS
+    if fault in ("reset", "eof") and not reading:
+        return None
+    plan = {"partial": f"{cls}.partial:max=3"}.get(fault, f"{cls}.{fault}:count=1")
+    if fault == "eagain":
+        return plan, "nb", {"ret": -1, "errno": "EAGAIN"} | ({"data": "requeued"} if cls == "accept" else {})
+    if fault == "partial":
+        return plan, "nb", {"ret": 3} | ({"data": "012"} if reading else {"peer": "data"})
+    if fault == "eintr":
+        return plan, "sig", {"ret": -1, "errno": "EINTR"} | ({"data": "requeued"} if cls == "accept" else {})
+    if fault == "reset":
+        return plan, "nb", {"ret": -1, "errno": "ECONNRESET", "peer": "RST"}
+    if fault == "eof":
+        return plan, "nb", {"ret": 0, "peer": "EOF"}
+    if fault == "epipe":
+        return plan, "nb", {"ret": -1, "errno": "EPIPE", "peer": "EOF"}
+    if fault == "emfile":
+        return plan, "nb", {"ret": -1, "errno": "EMFILE", "data": "requeued"}
+    if fault == "econnaborted":
+        return plan, "nb", {"ret": -1, "errno": "ECONNABORTED", "peer": "RST"}
+    if fault == "spurious":
+        return f"wait.spurious:count=1,fd=conn", "nb", {"ret": 1, "data": "EAGAIN"}
+    raise AssertionError(f"no expectation for {cls}.{fault}")
+
+
+ROWS = []
+for name, classes, _, _ in docs.fault_rows():
+    for cls in classes:
+        for call in CALLS[cls]:
+            e = expect(cls, name, call)
+            if e:
+                ROWS.append(pytest.param(call, *e, id=f"{call}:{cls}.{name}"))
+
+
+def probe(call, mode, plan):
+    env = dict(os.environ, LD_PRELOAD=str(paths.SHIM), IOGATE_FAULTS=plan)
+    out = subprocess.run([str(paths.BIN / "iogate-callprobe"), call, mode], env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout)
+
+
+@pytest.mark.parametrize("call,plan,mode,want", ROWS)
+def test_every_legal_call_and_fault_does_what_the_table_says(call, plan, mode, want):
+    got = probe(call, mode, plan)
+    if "spurious" in plan:
+        want = dict(want, ready_fd=got["conn"])  # the idle connection, not the listener
+    assert {k: got[k] for k in want} == want, got
+
+
+def test_without_faults_every_call_is_untouched():
+    for calls in CALLS.values():
+        for call in calls:
+            got = probe(call, "nb", "")
+            assert got["errno"] in ("", "EAGAIN") if call.startswith(("epoll", "select", "pselect", "poll", "ppoll")) \
+                else got["errno"] == "", got
+
+
+def test_eintr_is_not_injected_where_no_signal_could_interrupt():
+    assert probe("recv", "blk", "recv.eintr:count=1")["ret"] == 10   # no caught signal (V5)
+    assert probe("recv", "nb", "recv.eintr:count=1")["ret"] == 10    # non-blocking never sleeps
+    assert probe("select", "blk", "wait.eintr:count=1")["ret"] == 0  # select needs a caught signal
+    assert probe("epoll_wait", "blk", "wait.eintr:count=1")["errno"] == "EINTR"  # epoll: always (SIGSTOP/CONT)
+
+
+def test_eagain_on_blocking_fds_becomes_what_the_kernel_can_do():
+    assert probe("recv", "blk", "recv.eagain:count=1")["ret"] == 1  # a real 1-byte read (V1)
+    assert probe("accept", "blk", "accept.eagain:count=1")["ret"] >= 0  # left alone
+
+
+ILLEGAL = [(cls, f) for cls in CALLS for f, classes, _, _ in docs.fault_rows() if cls not in classes]
+
+
+@pytest.mark.parametrize("cls,fault", ILLEGAL, ids=[f"{c}.{f}" for c, f in ILLEGAL])
+def test_every_combination_the_table_does_not_allow_is_refused_at_load(cls, fault):
+    env = dict(os.environ, LD_PRELOAD=str(paths.SHIM), IOGATE_FAULTS=f"{cls}.{fault}:count=1")
+    out = subprocess.run(["true"], env=env, capture_output=True, text=True)
+    assert out.returncode == 2
+    assert out.stderr.count("\n") == 1
+    assert f"unknown fault '{fault}' for {cls}" in out.stderr
