@@ -111,15 +111,16 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
 }
 
 void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err, const Decision& d, int spurious_fd,
-                bool (*ready)(int fd, const char** what, void* ctx), void* ctx) {
+                bool (*ready)(int i, int* fd, const char** what, void* ctx), void* ctx) {
   if (!trace_on()) return;
   TraceLine t(name);
   t.num("nfds", nfds).num("timeout", timeout_ms).num("ret", n).err(err);
   if (n > 0) {
     t.open_array("events");
     const char* what = nullptr;
-    for (int fd = 0; fd < nfds; ++fd)
-      if (ready(fd, &what, ctx)) t.array_item_pair(fd, what);
+    int fd = -1;
+    for (int i = 0; i < nfds; ++i)
+      if (ready(i, &fd, &what, ctx)) t.array_item_pair(fd, what);
     t.close_array();
   }
   t.str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
@@ -132,8 +133,9 @@ struct Sets {
   fd_set *rd, *wr, *ex;
 };
 
-bool set_ready(int fd, const char** what, void* p) {
+bool set_ready(int fd, int* fd_out, const char** what, void* p) {
   const auto* s = static_cast<Sets*>(p);
+  *fd_out = fd;
   if (fd >= FD_SETSIZE) return false;
   const bool r = s->rd && FD_ISSET(fd, s->rd), w = s->wr && FD_ISSET(fd, s->wr), e = s->ex && FD_ISSET(fd, s->ex);
   *what = r && w ? "RW" : r ? "R" : w ? "W" : "E";
@@ -186,9 +188,10 @@ struct Polls {
   nfds_t n;
 };
 
-bool poll_ready(int i, const char** what, void* p) {
+bool poll_ready(int i, int* fd_out, const char** what, void* p) {
   const auto* s = static_cast<Polls*>(p);
   if (static_cast<nfds_t>(i) >= s->n || s->fds[i].revents == 0) return false;
+  *fd_out = s->fds[i].fd;
   const short ev = s->fds[i].revents;
   *what = (ev & POLLIN) && (ev & POLLOUT) ? "IN|OUT" : (ev & POLLIN) ? "IN" : (ev & POLLOUT) ? "OUT" : "HUP|ERR";
   return true;
