@@ -1,44 +1,51 @@
 """Client scripts and oracles of the cases in cases.py. Each takes the case
 context and raises CaseFailed when the server reacts in a way no correct
 server may; returning normally means this script saw nothing wrong (the
-runner then also checks that the server is still alive). Scripts work for
-both wire protocols: expected replies come from the client's protocol model."""
+runner then also checks that the server is still alive). Scripts speak
+through the protocol adapter (iogate.protocols): requests come from
+ctx.request(), every reply byte is judged by the client's model."""
 import random
 
 from iogate.client import exchange
 from iogate.verdicts import CaseFailed
 
 
+def halves(req: bytes):
+    cut = max(1, len(req) // 2)
+    return req[:cut], req[cut:]
+
+
 def eagain_keeps_connection(ctx):
+    rng = random.Random(ctx.seed)
     c = ctx.client()
     c.greet()
     for i in range(10):
-        c.ask(b"^ab", f"round {i + 1}: the reply to '^ab'")
-        c.ask(b"c$", f"round {i + 1}: the reply to 'c$' (the frame opened before must still be open)")
+        first, rest = halves(ctx.request(rng, 8))
+        c.ask(first, f"round {i + 1}: the reply to the first half of a request")
+        c.ask(rest, f"round {i + 1}: the reply to the second half (the state of the first must still be there)")
 
 
 def partial_state_preserved(ctx):
+    rng = random.Random(ctx.seed)
     c = ctx.client()
     c.greet()
-    c.ask(b"x^abc$y^z$", "the reply to 'x^abc$y^z$' read one byte per recv()")
-    rng = random.Random(ctx.seed)
-    data = bytes(rng.choice(b"^$abcxyz") for _ in range(300)) + b"$"
-    c.ask(data, "the reply to 300 seeded random frame bytes")
+    c.ask(b"".join(ctx.request(rng, 6) for _ in range(3)), "the reply to 3 requests in one write, read 1 byte per recv()")
+    c.ask(b"".join(ctx.request(rng, rng.randrange(3, 40)) for _ in range(10)), "the reply to 10 seeded random requests")
 
 
 def send_partial_resumes(ctx):
     rng = random.Random(ctx.seed)
     c = ctx.client()
     c.greet()
-    payload = ctx.payload(rng, 256 * 1024)
-    exchange([c], [payload], [c.model.reply(payload)], kind="bulk")
+    exchange([c], [ctx.request(rng, 256 * 1024)], kind="bulk")
 
 
 def recv_zero_closes(ctx):
+    rng = random.Random(ctx.seed)
     for i in range(5):
         c = ctx.client(f"client {i + 1}")
         c.greet()
-        c.ask(b"^a$")
+        c.ask(ctx.request(rng, 4))
         c.close()  # orderly shutdown: the server's recv() returns 0
     ctx.wait_fds_back("after 5 clients closed their connections")
 
@@ -48,8 +55,7 @@ def et_drains(ctx):
     clients = [ctx.client(f"client {i + 1}") for i in range(50)]
     for c in clients:
         c.greet()
-    payloads = [ctx.payload(rng, 10 * 1024) for _ in clients]
-    exchange(clients, payloads, [c.model.reply(p) for c, p in zip(clients, payloads)], kind="reply")
+    exchange(clients, [ctx.request(rng, 10 * 1024) for _ in clients], kind="reply")
     undrained = undrained_reads(ctx.trace())
     if undrained:
         raise CaseFailed("after an edge-triggered EPOLLIN event the server waited again without draining: "
@@ -71,15 +77,15 @@ def undrained_reads(records):
             et_fds.discard(fd)
             for key in [k for k in pending if k[1] == fd]:
                 del pending[key]
-        elif call == "epoll_wait":
+        elif call in ("epoll_wait", "epoll_pwait", "epoll_pwait2"):
             for (ptid, pfd), what in list(pending.items()):
                 if ptid == tid:
-                    problems.append(f"fd {pfd}: {what}, then epoll_wait")
+                    problems.append(f"fd {pfd}: {what}, then {call}")
                     del pending[(ptid, pfd)]
             for efd, ev in r.get("events", []):
                 if efd in et_fds and any(bit in ev for bit in ("EPOLLIN", "EPOLLHUP", "EPOLLERR")):
                     pending[(tid, efd)] = "no recv() at all after the event"
-        elif call in ("recv", "read", "recvfrom") and (tid, fd) in pending:
+        elif call in ("recv", "read", "recvfrom", "recvmsg", "readv") and (tid, fd) in pending:
             ret = r.get("ret", -1)
             if ret > 0 and ret == r.get("req"):
                 pending[(tid, fd)] = f"the last recv() returned all {ret} bytes asked for"
@@ -89,39 +95,38 @@ def undrained_reads(records):
 
 
 def peer_reset_others_served(ctx):
+    rng = random.Random(ctx.seed)
     c1 = ctx.client("client 1")
     c1.greet()
-    c1.ask(b"^a", "client 1: the reply to '^a'")
+    a1, b1 = halves(ctx.request(rng, 8))
+    c1.ask(a1, "client 1: the reply to the first half of its request")
     c2 = ctx.client("client 2")
     c3 = ctx.client("client 3")
-    c2.send(b"^x")
-    c2.reset()  # a real RST, mid-frame
-    c1.ask(b"b$^c$", "client 1: the reply to 'b$^c$' after client 2 reset")
+    c2.send_maybe(halves(ctx.request(rng, 8))[0])
+    c2.reset()  # a real RST, mid-request
+    c1.ask(b1 + ctx.request(rng, 6), "client 1: the rest of its replies after client 2 reset")
     c1.close()  # an iterative server moves on to the queued clients now
     c3.greet()
-    c3.ask(b"^k", "client 3: the reply to '^k' after client 2 reset")
-    c3.ask(b"m$", "client 3: the reply to 'm$'")
+    a3, b3 = halves(ctx.request(rng, 8))
+    c3.ask(a3, "client 3: the reply to the first half of its request after client 2 reset")
+    c3.ask(b3, "client 3: the reply to the second half")
 
 
 def recv_error_closes(ctx):
+    rng = random.Random(ctx.seed)
     c1 = ctx.client("client 1")
     c1.greet()
     # The shim resets connection 1 at its 2nd recv(): in the same drain as
     # the first read (edge-triggered), when blocking for the next bytes
     # (iterative), or when the next bytes arrive (level-triggered). The
-    # reply to '^a$' may or may not get out first; the connection must end.
-    try:
-        c1.sock.sendall(b"^a$")  # a server that reads eagerly is reset before these bytes arrive
-    except OSError:
-        pass
-    if c1.reply_or_end(b"b", "client 1: the reply to '^a$' or the end of the connection") == "reply":
-        try:
-            c1.sock.sendall(b"^c$")  # may already fail: the reset can have happened
-        except OSError:
-            pass
+    # reply to the first request may or may not get out first; the
+    # connection must end.
+    c1.send_maybe(ctx.request(rng, 4))  # a server that reads eagerly is reset before these bytes arrive
+    if c1.reply_or_end("client 1: the reply to its first request or the end of the connection") == "reply":
+        c1.send_maybe(ctx.request(rng, 4))
         c1.expect_end("client 1: the end of the connection the shim reset")
     c2 = ctx.client("client 2")
     c2.greet()
-    c2.ask(b"^a$", "client 2: the reply to '^a$' after connection 1 was reset")
+    c2.ask(ctx.request(rng, 4), "client 2: the reply to its request after connection 1 was reset")
     c2.close()
     ctx.wait_fds_back("after the reset connection and client 2 ended")

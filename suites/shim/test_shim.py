@@ -110,7 +110,7 @@ def test_edge_triggered_server_gets_synthetic_events_after_injected_eagain(iogat
     srv = iogate_server("epoll_et", plan="recv.eagain:every=2", protocol="echo")
     clients = [Client(srv.port, f"c{i}", "echo") for i in range(50)]
     payloads = [os.urandom(10 * 1024) for _ in clients]
-    exchange(clients, payloads, payloads, kind="reply")
+    exchange(clients, payloads, kind="reply")
     for c in clients:
         c.close()
     srv.stop()
@@ -141,7 +141,7 @@ def test_send_partial_shortens_the_real_call_and_loses_nothing(iogate_server):
     srv = iogate_server("blocking", plan="send.partial:max=7", protocol="echo")
     c = Client(srv.port, protocol="echo")
     data = os.urandom(3000)
-    exchange([c], [data], [data], kind="reply")
+    exchange([c], [data], kind="reply")
     c.close()
     srv.stop()
     sends = [r for r in trace.read(srv.trace_path) if r["call"] in ("send", "write") and r["ret"] > 0]
