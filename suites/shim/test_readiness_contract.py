@@ -26,3 +26,21 @@ def test_fifty_clients_are_served_under_heavy_faults(iogate_server, model):
     srv.stop()
     faults = {r["fault"].split(":")[0] for r in trace.read(srv.trace_path) if r.get("fault")}
     assert {"recv.eagain", "send.partial"} <= faults, faults
+
+
+SIGNAL_DRIVEN = [m for m in models.MODELS if m.profile.readiness == "signal"]
+
+
+@pytest.mark.parametrize("model", SIGNAL_DRIVEN, ids=[m.name for m in SIGNAL_DRIVEN])
+def test_libfiu_control_thread_never_takes_the_servers_signals(iogate_server, model, tmp_path, monkeypatch):
+    # The control thread is started with every signal blocked: if it could take
+    # the server's real-time IO signals, sigwaitinfo in the server would miss them.
+    monkeypatch.setenv("IOGATE_FIU_CTRL", str(tmp_path / "fiu"))
+    srv = iogate_server(model.name, plan="recv.partial:max=3", protocol="echo")
+    clients = [Client(srv.port, f"c{i}", "echo") for i in range(20)]
+    rng = random.Random(3)
+    exchange(clients, [rng.randbytes(4096) for _ in clients], kind="reply")
+    status = open(f"/proc/{srv.proc.pid}/status").read()
+    assert int(status.split("Threads:")[1].split()[0]) >= 2, "libfiu's control thread did not start"
+    for c in clients:
+        c.close()
