@@ -5,6 +5,9 @@ runner then also checks that the server is still alive). Scripts speak
 through the protocol adapter (iogate.protocols): requests come from
 ctx.request(), every reply byte is judged by the client's model."""
 import random
+import select
+import socket
+import time
 
 from iogate.client import exchange
 from iogate.verdicts import CaseFailed
@@ -130,3 +133,338 @@ def recv_error_closes(ctx):
     c2.ask(ctx.request(rng, 4), "client 2: the reply to its request after connection 1 was reset")
     c2.close()
     ctx.wait_fds_back("after the reset connection and client 2 ended")
+
+
+# -- more receive-path cases ----------------------------------------------------
+
+def coalesced_all_processed(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    c.ask(b"".join(ctx.request(rng, 4) for _ in range(3)), "the replies to 3 requests sent in one write")
+    c.ask(b"".join(ctx.request(rng, rng.randrange(4, 60)) for _ in range(50)),
+          "the replies to 50 requests sent in one write")
+
+
+def injected(ctx, errno_name, calls=None):
+    return [r for r in ctx.trace() if r.get("fault") and r.get("errno") == errno_name
+            and (calls is None or r.get("call") in calls)]
+
+
+def eintr_retried(ctx):
+    rng = random.Random(ctx.seed)
+    for i in range(4):
+        c = ctx.client(f"client {i + 1}")
+        c.greet()
+        for k in range(3):
+            c.ask(ctx.request(rng, 8), f"client {i + 1}: reply {k + 1} (an EINTR must be retried, not fatal)")
+        c.close()
+    if not injected(ctx, "EINTR"):
+        ctx.not_applicable("the server catches no signal, so EINTR is not kernel-possible on its sockets (V5)")
+
+
+def wait_eintr_continues(ctx):
+    rng = random.Random(ctx.seed)
+    for i in range(5):
+        c = ctx.client(f"client {i + 1}")
+        c.greet()
+        c.ask(ctx.request(rng, 8), f"client {i + 1}: the reply after its wait calls were interrupted")
+        c.close()
+    if not injected(ctx, "EINTR"):
+        ctx.not_applicable("no wait call of this server could be interrupted (V5), or it waits in a call the shim "
+                           "does not intercept")
+
+
+# -- edge-triggered and one-shot ------------------------------------------------
+
+def et_accept_loops(ctx):
+    rng = random.Random(ctx.seed)
+    clients = [ctx.client(f"client {i + 1}") for i in range(64)]  # a burst of connects
+    exchange(clients, [ctx.request(rng, 6) for _ in clients], kind="reply")
+
+
+def oneshot_rearmed(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    for i in range(20):
+        first, rest = halves(ctx.request(rng, 10))
+        c.ask(first, f"step {i + 1}: the reply to the first half (the fd must have been re-armed)")
+        c.ask(rest, f"step {i + 1}: the reply to the second half")
+
+
+# -- send path ----------------------------------------------------------------------
+
+def send_eagain_arms_writability(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    exchange([c], [ctx.request(rng, 256 * 1024)], kind="bulk")
+    c.ask(ctx.request(rng, 8), "a small reply after the big one (the queue must not be stuck)")
+
+
+def slow_reader_bounded(ctx):
+    """The client sends without reading: the server must stop taking input
+    (back-pressure) or keep its memory bounded, and lose no byte."""
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    start_rss = ctx.server.rss_bytes()
+    chunk = ctx.request(rng, 64 * 1024)
+    sent, stalled_since = 0, None
+    c.sock.setblocking(False)
+    deadline = time.monotonic() + 20
+    while sent < 64 * 1024 * 1024 and time.monotonic() < deadline:
+        _, w, _ = select.select([], [c.sock], [], 0.2)
+        if not w:
+            stalled_since = stalled_since or time.monotonic()
+            if time.monotonic() - stalled_since > 0.5:
+                break  # the server stopped reading: back-pressure reached the client
+            continue
+        stalled_since = None
+        try:
+            n = c.sock.send(chunk)
+        except BlockingIOError:
+            continue
+        except OSError as e:
+            raise CaseFailed(f"sending without reading failed after {sent} bytes: {e}")
+        c.model.sent(chunk[:n])
+        sent += n
+    c.sock.setblocking(True)
+    grown = ctx.server.rss_bytes() - start_rss
+    if grown > 48 * 1024 * 1024:
+        raise CaseFailed(f"the client sent {sent >> 20} MiB without reading and the server's memory grew by "
+                         f"{grown >> 20} MiB: its output queue is unbounded")
+    c.read_owed(f"the {sent >> 20} MiB of replies owed once the client reads again", kind="bulk")
+
+
+def lt_write_interest_dropped(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    c.ask(ctx.request(rng, 4096), "the reply whose first send() hit EAGAIN (write interest armed)")
+    ctx.require_idle("with the reply sent and the client idle")
+
+
+def greeting_once(ctx):
+    if not ctx.greeting():
+        ctx.not_applicable(f"the {ctx.protocol} protocol has no greeting")
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    c.ask(ctx.request(rng, 6), "the first reply, after exactly one greeting")
+
+
+def serialized_per_connection(ctx):
+    rng = random.Random(ctx.seed)
+    clients = [ctx.client(f"client {i + 1}") for i in range(32)]
+    for c in clients:
+        c.greet()
+    exchange(clients, [b"".join(ctx.request(rng, rng.randrange(8, 200)) for _ in range(40)) for _ in clients],
+             kind="bulk")
+
+
+# -- accept path ---------------------------------------------------------------------
+
+def emfile_no_spin(ctx):
+    rng = random.Random(ctx.seed)
+    held = []
+    for i in range(40):  # more than the fd limit the server runs with
+        try:
+            held.append(ctx.client(f"held {i + 1}"))
+        except CaseFailed:
+            break
+    ctx.require_alive("once the connections outnumber its descriptors")
+    ctx.require_idle("while accept() fails with EMFILE and connections wait in the queue", limit=0.2)
+    for c in held[:20]:
+        c.close()
+    late = ctx.client("late client")
+    late.greet()
+    late.ask(ctx.request(rng, 6), "the late client's reply once descriptors were freed")
+
+
+def econnaborted_continues(ctx):
+    rng = random.Random(ctx.seed)
+    first = ctx.client("client 1")
+    first.reply_or_end("client 1: its connection, aborted by the shim while queued")
+    c = ctx.client("client 2")
+    c.greet()
+    c.ask(ctx.request(rng, 6), "client 2: the reply after an accept() failed with ECONNABORTED")
+
+
+def spurious_listener_no_block(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    for i in range(10):
+        c.ask(ctx.request(rng, 8), f"request {i + 1} while the listener is reported ready with no connection "
+                                   f"waiting (a blocking accept() would hang the loop)")
+
+
+def accepted_nonblocking(ctx):
+    spurious_conn_tolerated(ctx)
+    problems = blocking_accepted(ctx.trace())
+    if problems:
+        raise CaseFailed("accepted sockets entered the event loop blocking: " + "; ".join(problems[:3]))
+
+
+def blocking_accepted(records):
+    """Trace predicate: each accepted fd is O_NONBLOCK (SOCK_NONBLOCK, or
+    fcntl F_SETFL O_NONBLOCK) before its first read."""
+    state, problems = {}, []
+    for r in records:
+        call, fd = r.get("call"), r.get("fd")
+        if call in ("accept", "accept4") and r.get("ret", -1) >= 0:
+            state[r["ret"]] = bool(r.get("nonblock"))
+        elif call == "fcntl" and r.get("cmd") == "F_SETFL" and fd in state:
+            state[fd] = "O_NONBLOCK" in (r.get("flags") or "")
+        elif call == "ioctl" and r.get("cmd") == "FIONBIO" and fd in state:
+            state[fd] = bool(r.get("arg"))
+        elif call in ("recv", "read", "recvfrom", "recvmsg", "readv") and fd in state:
+            if not state.pop(fd):
+                problems.append(f"fd {fd} (connection {r.get('conn')}) read while blocking")
+    return problems
+
+
+def spurious_conn_tolerated(ctx):
+    rng = random.Random(ctx.seed)
+    idle = ctx.client("idle client")
+    idle.greet()
+    busy = ctx.client("busy client")
+    busy.greet()
+    for i in range(20):
+        busy.ask(ctx.request(rng, 8), f"busy client: request {i + 1} while an idle connection is reported ready")
+    idle.ask(ctx.request(rng, 8), "idle client: its reply after the spurious reports")
+
+
+# -- peers, signals, resources ----------------------------------------------------------
+
+def sigpipe_ignored(ctx):
+    rng = random.Random(ctx.seed)
+    c1 = ctx.client("client 1")
+    c1.send_maybe(ctx.request(rng, 6))  # the server's first send to it gets EPIPE (+ SIGPIPE)
+    c1.reply_or_end("client 1: whatever arrives before the shim shut its connection down")
+    c2 = ctx.client("client 2")
+    c2.greet()
+    c2.ask(ctx.request(rng, 6), "client 2: the reply after a send() to client 1 failed with EPIPE")
+
+
+def epipe_closes(ctx):
+    sigpipe_ignored(ctx)
+    ctx.close_clients()
+    ctx.wait_fds_back("after send() failed with EPIPE on connection 1")
+    ctx.require_idle("after send() failed with EPIPE on connection 1")
+
+
+def half_close_answered(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    c.send(ctx.request(rng, 64) + ctx.request(rng, 64))
+    c.sock.shutdown(socket.SHUT_WR)  # FIN: the client still reads
+    c.read_owed("the replies owed for what was sent before the FIN")
+    c.expect_end("the end of the connection after the owed replies")
+    ctx.require_idle("after the half-closed connection ended")
+    ctx.wait_fds_back("after the half-closed connection ended")
+
+
+def early_eof_cleans_up(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    first, _ = halves(ctx.request(rng, 12))
+    c.send(first)
+    c.sock.shutdown(socket.SHUT_WR)  # EOF in the middle of a request
+    c.read_owed("the replies owed for the bytes before the EOF")
+    c.expect_end("the end of the connection after an EOF mid-request")
+    ctx.wait_fds_back("after a client ended mid-request")
+
+
+def mixed_endings_no_leak(ctx):
+    rng = random.Random(ctx.seed)
+    for i in range(12):
+        c = ctx.client(f"client {i + 1}")
+        c.send_maybe(ctx.request(rng, 6))
+        if c.reply_or_end(f"client {i + 1}: its reply or the end the plan gave its connection") == "reply":
+            c.send_maybe(ctx.request(rng, 6))
+            c.reply_or_end(f"client {i + 1}: its second reply or the end")
+        c.close()
+    ctx.wait_fds_back("after 12 connections ended by EOF, reset, EPIPE, an aborted accept and orderly close")
+
+
+def fd_reuse_fresh_state(ctx):
+    rng = random.Random(ctx.seed)
+    a = ctx.client("client A")
+    a.greet()
+    a.send(halves(ctx.request(rng, 10))[0])  # mid-request (seq: inside a frame)
+    a.read_owed("client A: the reply to the first half of its request")
+    a.reset()
+    b = ctx.client("client B")  # the kernel hands the server the same fd number
+    b.greet()
+    b.send(b"abc")  # outside any request: a fresh connection owes nothing for it (seq)
+    b.ask(ctx.request(rng, 8), "client B: its first reply (nothing of client A's state may leak into it)")
+
+
+def slowloris_others_served(ctx):
+    rng = random.Random(ctx.seed)
+    slow = [ctx.client(f"slow {i + 1}") for i in range(8)]
+    for s in slow:
+        s.send_maybe(halves(ctx.request(rng, 20))[0][:1])  # a request started and never finished
+    normal = ctx.client("normal client")
+    normal.greet()
+    for i in range(5):
+        t0 = time.monotonic()
+        normal.ask(ctx.request(rng, 8), f"the normal client's reply {i + 1} while 8 clients stall mid-request")
+        for s in slow:
+            s.send_maybe(b"x")  # one more byte each, never the end
+        if time.monotonic() - t0 > 2 * ctx.timeout_scale():
+            raise CaseFailed(f"reply {i + 1} to the normal client took {time.monotonic() - t0:.1f}s while 8 "
+                             f"clients stalled mid-request")
+
+
+def big_message(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    exchange([c], [ctx.request(rng, 8 * 1024 * 1024)], kind="bulk")
+
+
+def idle_no_spin(ctx):
+    clients = [ctx.client(f"idle {i + 1}") for i in range(10)]
+    for c in clients:
+        c.greet()
+    ctx.require_idle("with 10 idle connections open")
+
+
+# -- completion-based models ---------------------------------------------------------------
+
+def async_partial(ctx):
+    rng = random.Random(ctx.seed)
+    c = ctx.client()
+    c.greet()
+    exchange([c], [ctx.request(rng, 64 * 1024)], kind="bulk")
+    if not [r for r in ctx.trace() if r.get("fault") and r.get("shortened_to")]:
+        raise CaseFailed("no asynchronous request was shortened: the server's IO does not go through "
+                         "aio_read/aio_write or io_uring_submit (not injectable)")
+
+
+def async_errors_close(ctx):
+    rng = random.Random(ctx.seed)
+    for name in ("client 1", "client 2"):
+        c = ctx.client(name)
+        c.greet()
+        c.ask(ctx.request(rng, 6), f"{name}: its first reply")
+        c.send_maybe(ctx.request(rng, 6))
+        c.reply_or_end(f"{name}: the end the plan gave its connection")
+        c.close()
+    c3 = ctx.client("client 3")
+    c3.greet()
+    c3.ask(ctx.request(rng, 6), "client 3: the reply after connections 1 and 2 ended by EOF and reset")
+    c3.close()
+    ctx.wait_fds_back("after two connections ended by an injected EOF and reset")
+
+
+def sigio_overflow(ctx):
+    rng = random.Random(ctx.seed)
+    clients = [ctx.client(f"client {i + 1}") for i in range(100)]
+    exchange(clients, [ctx.request(rng, 64) for _ in clients], kind="bulk")
