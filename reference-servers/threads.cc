@@ -25,10 +25,10 @@
 //
 // Errors (classified by errclass, never by ad-hoc errno tests):
 //   accept: accepted -> new thread (pthread_create failure: close that client,
-//           back off 50 ms); retry / would_block -> accept again; out_of_fds
-//           -> sleep 50 ms (no spin), the client stays queued; fatal -> the
-//           stop path when we shut the listener down ourselves, else perror,
-//           exit 1.
+//           back off 50 ms, not holding the registry lock); retry /
+//           would_block -> accept again; out_of_fds -> sleep 50 ms (no spin),
+//           the client stays queued; fatal -> the stop path when we shut the
+//           listener down ourselves, else perror, exit 1.
 //   recv:   progress -> feed the Session, send every reply byte; retry (EINTR)
 //           -> recv again; closed / peer_gone -> the thread closes its fd and
 //           ends; would_block (no SO_RCVTIMEO here) -> recv again.
@@ -136,24 +136,26 @@ void stop_on_signal(Registry& reg, sigset_t stop_signals) {
   for (int fd : reg.live) shutdown(fd, SHUT_RDWR);           // recv -> 0, send -> EPIPE
 }
 
-// Returns false once the registry is stopping (the client is closed then).
-bool start_connection(Registry& reg, int fd, iogate::Protocol proto) {
+enum class Started { yes, no_thread, stopping };
+
+// Gives `fd` its thread; on failure or once stopping, closes it.
+Started start_connection(Registry& reg, int fd, iogate::Protocol proto) {
   std::lock_guard<std::mutex> lock(reg.mu);
   if (reg.stopping) {
     close(fd);
-    return false;
+    return Started::stopping;
   }
   try {
     std::thread t(connection_thread, std::ref(reg), fd, proto);
     reg.live.insert(fd);  // the new thread cannot erase it before we unlock
     std::thread::id id = t.get_id();
     reg.threads.emplace(id, std::move(t));
+    return Started::yes;
   } catch (const std::system_error& e) {  // EAGAIN: no thread for this client
     std::fprintf(stderr, "threads: cannot start a thread: %s\n", e.what());
     close(fd);
-    back_off();
+    return Started::no_thread;
   }
-  return true;
 }
 
 }  // namespace
@@ -183,7 +185,16 @@ int main(int argc, char** argv) {
     join_finished(reg);
     switch (iogate::classify_accept(fd, err)) {
       case iogate::AcceptClass::accepted:
-        running = start_connection(reg, fd, opts.protocol);
+        switch (start_connection(reg, fd, opts.protocol)) {
+          case Started::yes:
+            break;
+          case Started::no_thread:
+            back_off();  // outside the lock: finishing threads need it
+            break;
+          case Started::stopping:
+            running = false;
+            break;
+        }
         break;
       case iogate::AcceptClass::would_block:
       case iogate::AcceptClass::retry:
