@@ -1,16 +1,17 @@
 // Model: POSIX AIO, completion-driven. aio_read/aio_write on blocking
 // connection sockets; glibc runs each request in one of its worker threads
-// (a blocking read() there), the main thread learns of completions with
-// aio_suspend() over every aiocb in flight, then per aiocb aio_error() until it
-// is no longer EINPROGRESS and aio_return() exactly once. A connection has at
-// most one read and one write in flight.
-// glibc queues the requests of one fd NUMBER behind each other: a blocked
-// aio_read would hold back the aio_write of the reply on the same fd (a
-// deadlock: the client waits for the reply before it sends more). Each
-// connection therefore writes through wfd = dup(fd), a second number for the
-// same socket, so its read and its write run in two worker threads at once.
+// (a blocking read()/write() there), the main thread learns of completions
+// with aio_suspend() over every aiocb in flight, then per aiocb aio_error()
+// until it is no longer EINPROGRESS and aio_return() exactly once.
+// One request per connection at a time, alternating: write everything owed
+// (a short write -> aio_write of the remainder at its offset), then read.
+// This is glibc's own rule made explicit: it queues the requests of one fd
+// behind each other in one worker, so a blocked aio_read would hold back an
+// aio_write of the same fd (submitting both at once deadlocks as soon as the
+// client waits for a reply). Full duplex would need a dup()ed second fd
+// number for the writes; request/response needs no such trick.
 // A blocked request occupies a worker thread for as long as it waits, so
-// aio_init() allows 2 * kMaxConns + 8 of them and the acceptor admits at most
+// aio_init() allows kMaxConns + 8 of them and the acceptor admits at most
 // kMaxConns connections (a semaphore of free slots); later clients wait in the
 // listen backlog until one leaves.
 // Accepting: a blocking acceptor thread passes each new fd (an int) through a
@@ -24,26 +25,26 @@
 // aio_init(3), accept(2), shutdown(2), pipe(7), sigwait(3), sem_wait(3).
 //
 // Ownership: main() owns the listener, the pipe and `live`, which owns every
-// Conn: fd, wfd, Session, the 4096-byte read buffer, the reply strings and the
-// two aiocbs. A Conn is freed only once neither aiocb is in flight (a worker
-// thread may still write into rbuf or read `sending`): closing first
-// shutdown(SHUT_RDWR)s the socket (a running blocking read returns 0, a write
-// fails), aio_cancel()s what is still queued, and waits for both completions.
-// `sending` (the bytes of the write in flight) is never touched while the
-// write runs; new replies go to `owed`. Threads: main (all Conn state),
-// acceptor (listener, slots), signal thread, glibc's workers (the requests).
+// Conn: fd, Session, the 4096-byte read buffer, the OutBuf and the aiocb. A
+// glibc worker may write into rbuf or read `out` until the request completed,
+// so nothing is appended to `out` while a write runs (replies only come from
+// a completed read), and a Conn is freed only when no request is in flight:
+// closing first shutdown(SHUT_RDWR)s the socket (a running blocking read
+// returns 0, a write fails), aio_cancel()s a request still queued, and waits
+// for the completion. Threads: main (all Conn state), acceptor (listener,
+// slots), signal thread, glibc's workers (the requests).
 //
 // Errors (classified by errclass, with aio_error's code as errno):
 //   accept (acceptor): accepted -> pipe; retry -> again; out_of_fds -> sleep
 //           50 ms; fatal -> exit 1 (or, when stopping, leave the thread).
-//   read:   progress -> feed, read again; closed (0) -> no more reads, close
-//           once the replies are written; retry/would_block -> read again;
+//   read:   progress -> feed, write the replies, read again; closed (0) ->
+//           write what is owed, then close; retry/would_block -> read again;
 //           peer_gone (ECONNRESET, ECANCELED...) -> close this connection.
-//   write:  progress -> short write: aio_write of the remainder at its offset;
+//   write:  progress -> consume; a short write resubmits the rest;
 //           retry/would_block -> write the same again; peer_gone -> close.
 //   submission failing (EAGAIN: out of resources) -> close that connection.
 //   aio_suspend: EINTR -> again; any other error -> perror, exit 1.
-// Back-pressure: no read is submitted while a connection owes > 1 MiB.
+// Back-pressure: by construction; a connection does not read while it owes.
 // Shutdown: the -1 from the pipe -> stop the acceptor (shutdown(listener)
 // wakes its accept), close every connection as above, exit 0.
 #include <aio.h>
@@ -67,25 +68,23 @@
 
 #include "errclass.h"
 #include "net.h"
+#include "outbuf.h"
 #include "protocol.h"
 
 namespace {
 
 using iogate::IoClass;
 
-constexpr std::size_t kReadPauseAt = 1u << 20;  // owed bytes that stop reading
-constexpr int kMaxConns = 256;
+constexpr int kMaxConns = 512;
 
 struct Conn {
   Conn(int f, iogate::Protocol p) : fd(f), session(p) {}
-  int fd, wfd = -1;
+  int fd;
   iogate::Session session;
   char rbuf[4096];
-  std::string owed;     // replies not yet handed to aio_write
-  std::string sending;  // the bytes of the write in flight, stable while it runs
-  std::size_t sent = 0;  // first unsent byte of `sending`
-  aiocb rcb{}, wcb{};
-  bool reading = false, writing = false;  // that aiocb is in flight
+  iogate::OutBuf out;  // replies owed; untouched while a write runs
+  aiocb cb{};
+  bool busy = false, writing = false;  // a request in flight, and which
   bool eof = false, closing = false;
 };
 
@@ -132,52 +131,40 @@ bool submit(aiocb& cb, int fd, const char* buf, std::size_t n, bool is_write) {
 
 void begin_close(Conn& c) {
   c.closing = true;
-  if (!c.reading && !c.writing) return;
+  if (!c.busy) return;
   shutdown(c.fd, SHUT_RDWR);  // ends a running blocking read()/write()
-  if (c.reading) aio_cancel(c.fd, &c.rcb);
-  if (c.writing) aio_cancel(c.wfd, &c.wcb);
+  aio_cancel(c.fd, &c.cb);    // a queued one completes with ECANCELED
 }
 
 // Submits what the connection needs next. Returns true once it can be freed.
 bool advance(Conn& c) {
-  if (!c.closing && !c.writing) {
-    if (c.sent == c.sending.size() && !c.owed.empty()) {
-      c.sending.swap(c.owed);
-      c.owed.clear();
-      c.sent = 0;
+  if (!c.closing && !c.busy) {
+    c.writing = !c.out.empty();
+    if (c.writing) {
+      c.busy = submit(c.cb, c.fd, c.out.data(), c.out.size(), true);
+    } else if (!c.eof) {
+      c.busy = submit(c.cb, c.fd, c.rbuf, sizeof c.rbuf, false);
+    } else {
+      c.closing = true;  // EOF and nothing owed
     }
-    if (c.sent < c.sending.size()) {
-      c.writing = submit(c.wcb, c.wfd, c.sending.data() + c.sent, c.sending.size() - c.sent, true);
-      if (!c.writing) begin_close(c);
-    }
+    if (!c.busy && !c.closing) begin_close(c);  // the submission failed
   }
-  std::size_t owes = c.owed.size() + (c.sending.size() - c.sent);
-  if (!c.closing && !c.reading && !c.eof && owes <= kReadPauseAt) {
-    c.reading = submit(c.rcb, c.fd, c.rbuf, sizeof c.rbuf, false);
-    if (!c.reading) begin_close(c);
-  }
-  if (c.eof && owes == 0 && !c.writing) c.closing = true;
-  return c.closing && !c.reading && !c.writing;
+  return c.closing && !c.busy;
 }
 
-void on_read(Conn& c, ssize_t n, int err) {
-  IoClass k = iogate::classify_recv(n, err);
-  if (k == IoClass::progress) {
-    c.session.feed(c.rbuf, static_cast<std::size_t>(n), c.owed);
+void on_done(Conn& c, ssize_t n, int err) {
+  IoClass k = c.writing ? iogate::classify_send(n, err) : iogate::classify_recv(n, err);
+  if (k == IoClass::progress && c.writing) {
+    c.out.consume(static_cast<std::size_t>(n));  // short: advance() writes the rest
+  } else if (k == IoClass::progress) {
+    std::string replies;
+    c.session.feed(c.rbuf, static_cast<std::size_t>(n), replies);
+    c.out.append(replies);
   } else if (k == IoClass::closed) {
     c.eof = true;
   } else if (k == IoClass::peer_gone) {
     begin_close(c);
-  }  // retry, would_block: advance() submits the read again
-}
-
-void on_write(Conn& c, ssize_t n, int err) {
-  IoClass k = iogate::classify_send(n, err);
-  if (k == IoClass::progress) {
-    c.sent += static_cast<std::size_t>(n);  // short: advance() writes the rest at its offset
-  } else if (k == IoClass::peer_gone || k == IoClass::closed) {
-    begin_close(c);
-  }  // retry, would_block: advance() writes the same bytes again
+  }  // retry, would_block: advance() submits the same request again
 }
 
 // aio_error until not EINPROGRESS, then aio_return exactly once.
@@ -198,8 +185,8 @@ int main(int argc, char** argv) {
   sigaddset(&term, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &term, nullptr);  // every thread inherits it
   aioinit init{};
-  init.aio_threads = 2 * kMaxConns + 8;  // a blocked request holds a thread
-  init.aio_num = 2 * kMaxConns + 8;
+  init.aio_threads = kMaxConns + 8;  // a blocked request holds a thread
+  init.aio_num = kMaxConns + 8;
   init.aio_idle_time = 1;
   aio_init(&init);
   // Every long-lived fd and thread before "listening on" (the fd baseline).
@@ -231,8 +218,7 @@ int main(int argc, char** argv) {
     list.clear();
     if (piping) list.push_back(&pcb);
     for (auto& [c, owned] : live) {
-      if (c->reading) list.push_back(&c->rcb);
-      if (c->writing) list.push_back(&c->wcb);
+      if (c->busy) list.push_back(&c->cb);
     }
     if (list.empty()) break;  // stopping and nothing left in flight
     timespec bound{1, 0};  // only while stopping: never wait unbounded there
@@ -259,9 +245,7 @@ int main(int argc, char** argv) {
           auto owned = std::make_unique<Conn>(fd, opts.protocol);
           Conn* c = owned.get();
           live.emplace(c, std::move(owned));
-          c->wfd = dup(fd);  // dup(), not F_DUPFD: the shim maps dup to the same connection
-          if (c->wfd < 0 || fcntl(c->wfd, F_SETFD, FD_CLOEXEC) < 0) begin_close(*c);  // EMFILE
-          c->owed.append(c->session.greeting());
+          c->out.append(c->session.greeting());
         }
         pfill -= whole;
         std::memmove(pbuf, pbuf + whole, pfill);
@@ -277,13 +261,11 @@ int main(int argc, char** argv) {
     }
     std::vector<Conn*> done;
     for (auto& [c, owned] : live) {
-      if (completed(c->rcb, c->reading, n, err)) on_read(*c, n, err);
-      if (completed(c->wcb, c->writing, n, err)) on_write(*c, n, err);
+      if (completed(c->cb, c->busy, n, err)) on_done(*c, n, err);
       if (advance(*c)) done.push_back(c);
     }
     for (Conn* c : done) {  // nothing of theirs is in flight any more
       close(c->fd);
-      if (c->wfd >= 0) close(c->wfd);
       live.erase(c);
       if (!stopping) sem_post(&slots);
     }

@@ -117,8 +117,8 @@ void Reactor::queue(std::function<void()> fn) {
     std::lock_guard<std::mutex> lock(queue_mu_);
     queued_.push_back(std::move(fn));
   }
-  // The loop thread runs its queue before it waits again: no wake-up needed.
-  if (!in_loop_thread()) wake();
+  // The running loop drains its queue before it waits again: no wake-up.
+  if (!(running_.load() && in_loop_thread())) wake();
 }
 
 void Reactor::wake() {
@@ -157,6 +157,7 @@ void Reactor::run_queued() {
 
 int Reactor::run() {
   loop_thread_.store(std::this_thread::get_id());
+  running_.store(true);
   while (!stopping_.load()) {
     int n = demux_->wait(fired_, next_timeout_ms());
     int err = errno;
@@ -169,6 +170,7 @@ int Reactor::run() {
       case WaitClass::fatal:
         errno = err;
         std::perror(demux_->name());
+        running_.store(false);
         return 1;
     }
     // Pin each event to the registration it was reported for: a handler may
@@ -189,6 +191,7 @@ int Reactor::run() {
     run_queued();
   }
   run_queued();
+  running_.store(false);
   return 0;
 }
 

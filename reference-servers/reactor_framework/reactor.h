@@ -21,7 +21,8 @@
 //     modify(), remove_handler(), run_after() and every handle_event() call
 //     happen there only (asserted in debug builds).
 //   - stop() and queue() are safe from any thread. queue() writes the eventfd
-//     when called from another thread; queued functions run in the loop
+//     unless called by the running loop itself (also before run() starts, so
+//     nothing queued early is left waiting); queued functions run in the loop
 //     thread after the current batch of events, in order.
 //   - A Demultiplexer is never shared: only its Reactor's loop thread calls it.
 #pragma once
@@ -141,6 +142,7 @@ class Reactor {
   int wake_fd_;
   std::unique_ptr<Wakeup> wakeup_;
   std::atomic<std::thread::id> loop_thread_;
+  std::atomic<bool> running_{false};  // inside run(): the loop drains queued_ itself
   std::atomic<bool> stopping_{false};
   std::unordered_map<int, Slot> slots_;  // fd -> registration
   uint64_t next_generation_ = 1;

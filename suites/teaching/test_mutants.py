@@ -3,7 +3,7 @@ the case written for it, and the failure carries that case's teaching."""
 import pytest
 
 from iogate import catalogue, models
-from iogate.runner import Target, run_case
+from iogate.runner import Target, describe_failure, run_case
 from iogate.verdicts import Verdict
 
 
@@ -29,3 +29,13 @@ def test_mutant_fails_its_case(mutant):
     assert result.verdict == Verdict.FAIL, (
         f"mutant {mutant.name} ({mutant.bug}) was not caught by {case.id}: "
         f"{result.verdict.value} {result.message}")
+    report = describe_failure(result, case, target)
+    for text in (case.teaching.bug, case.teaching.symptom, case.teaching.fix, case.requirement.quote):
+        assert text in report  # the failure teaches: the bug, the symptom, the fix, the rule
+
+
+def test_every_reference_server_passes_or_is_na_is_checked_by_the_conformance_suite():
+    # suites/conformance/test_conformance.py runs every model x case; here we only
+    # check the two tables agree on names, so no mutant points at a missing server.
+    bases = {m.base.name for m in models.MUTANTS}
+    assert bases <= {m.name for m in models.MODELS}
