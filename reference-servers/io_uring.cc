@@ -56,7 +56,6 @@
 #include <memory>
 #include <string>
 #include <unordered_map>
-#include <vector>
 
 #include "errclass.h"
 #include "net.h"
@@ -68,9 +67,14 @@ using iogate::IoClass;
 
 constexpr std::size_t kReadPauseAt = 1u << 20;  // owed bytes that stop receiving
 
+[[noreturn]] void die(const char* what, int err, const char* hint = "") {
+  std::fprintf(stderr, "%s: %s%s\n", what, std::strerror(err), hint);
+  std::exit(1);
+}
+
 struct Conn;
 enum class Kind { accept, recv, send, cancel, timer, signal };
-struct Op {
+struct Op {  // what a CQE's user_data points at
   Kind kind;
   Conn* conn;  // recv/send only
 };
@@ -175,8 +179,7 @@ void on_accept(Loop& l, int res, bool more) {
       if (l.accept_armed) io_uring_prep_cancel(l.sqe(&l.cancel_op), &l.accept_op, 0);
       break;
     case iogate::AcceptClass::fatal:
-      std::fprintf(stderr, "io_uring accept: %s\n", std::strerror(-res));
-      std::exit(1);
+      die("io_uring accept", -res);
   }
   if (!l.accept_armed && !l.resting) l.arm_accept();
 }
@@ -212,9 +215,8 @@ bool kernel_supports(io_uring& ring, const io_uring_params& p) {
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   bool ok = probe != nullptr;
   for (int op : {IORING_OP_ACCEPT, IORING_OP_RECV, IORING_OP_SEND, IORING_OP_ASYNC_CANCEL,
-                 IORING_OP_TIMEOUT, IORING_OP_POLL_ADD}) {
+                 IORING_OP_TIMEOUT, IORING_OP_POLL_ADD})
     ok = ok && io_uring_opcode_supported(probe, op);
-  }
   if (probe) io_uring_free_probe(probe);
   if (!ok) std::fprintf(stderr, "io_uring: the kernel lacks an opcode this server uses\n");
   return ok;
@@ -234,17 +236,10 @@ int main(int argc, char** argv) {
   l.proto = opts.protocol;
   io_uring_params params{};
   int r = io_uring_queue_init_params(256, &l.ring, &params);
-  if (r < 0) {
-    std::fprintf(stderr, "io_uring_setup: %s (io_uring missing or disabled: see "
-                 "/proc/sys/kernel/io_uring_disabled)\n", std::strerror(-r));
-    return 1;
-  }
+  if (r < 0) die("io_uring_setup", -r, " (no io_uring? see /proc/sys/kernel/io_uring_disabled)");
   if (!kernel_supports(l.ring, params)) return 1;
-  int sigfd = signalfd(-1, &term, SFD_CLOEXEC);
-  if (sigfd < 0) {
-    std::perror("signalfd");
-    return 1;
-  }
+  int sigfd = signalfd(-1, &term, SFD_CLOEXEC);  // blocking: io_uring polls it
+  if (sigfd < 0) die("signalfd", errno);
   io_uring_prep_poll_add(l.sqe(&l.signal_op), sigfd, POLLIN);
   l.listener = iogate::listen_on(opts, /*nonblocking=*/false);
   l.arm_accept();
@@ -252,10 +247,7 @@ int main(int argc, char** argv) {
   int stop_waits = 0;  // bounded shutdown: 1 s waits for the last CQEs
   while (l.pending > 0 && stop_waits < 5) {
     r = io_uring_submit(&l.ring);
-    if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) {
-      std::fprintf(stderr, "io_uring_submit: %s\n", std::strerror(-r));
-      return 1;
-    }
+    if (r < 0 && r != -EINTR && r != -EBUSY && r != -EAGAIN) die("io_uring_submit", -r);
     io_uring_cqe* cqe = nullptr;
     if (l.stopping) {
       __kernel_timespec second{1, 0};
@@ -264,11 +256,8 @@ int main(int argc, char** argv) {
     } else {
       r = io_uring_wait_cqe(&l.ring, &cqe);
     }
-    if (r == -EINTR || r == -ETIME) continue;  // a signal interrupted the wait: wait again
-    if (r < 0) {
-      std::fprintf(stderr, "io_uring_wait_cqe: %s\n", std::strerror(-r));
-      return 1;
-    }
+    if (r == -EINTR || r == -ETIME) continue;  // EINTR: a signal ended the wait; wait again
+    if (r < 0) die("io_uring_wait_cqe", -r);
     while (io_uring_peek_cqe(&l.ring, &cqe) == 0) {
       auto* op = static_cast<Op*>(io_uring_cqe_get_data(cqe));
       const int res = cqe->res;
