@@ -43,6 +43,7 @@ void fd_reset(int fd, FdKind kind, uint32_t conn) {
   s.dead.store(0, std::memory_order_relaxed);
   s.conn.store(conn, std::memory_order_relaxed);
   for (auto& c : s.calls) c.store(0, std::memory_order_relaxed);
+  for (auto& o : s.ops) o.store(0, std::memory_order_relaxed);
   for (auto& f : s.fired) f.store(0, std::memory_order_relaxed);
   s.kind.store(static_cast<uint8_t>(kind), std::memory_order_release);
 }
@@ -54,11 +55,25 @@ uint32_t fd_conn(int fd) {
 bool fd_known_stream(int fd) {
   if (fd < 0 || fd >= kMaxFd) return false;
   auto k = static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_relaxed));
-  return k == FdKind::stream || k == FdKind::conn || k == FdKind::listen;
+  return k == FdKind::stream || k == FdKind::conn || k == FdKind::listen || k == FdKind::outgoing;
 }
 
 void fd_mark_listener(int fd) {
   if (fd >= 0 && fd < kMaxFd) g_fds[fd].kind.store(static_cast<uint8_t>(FdKind::listen), std::memory_order_release);
+}
+
+void fd_mark_outgoing(int fd) {
+  if (fd >= 0 && fd < kMaxFd && stream_state(fd))
+    g_fds[fd].kind.store(static_cast<uint8_t>(FdKind::outgoing), std::memory_order_release);
+}
+
+void fd_number_if_unnumbered(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return;
+  FdState& s = g_fds[fd];
+  if (static_cast<FdKind>(s.kind.load(std::memory_order_acquire)) != FdKind::stream) return;
+  uint32_t none = 0;
+  const uint32_t mine = next_conn_ordinal();
+  if (s.conn.compare_exchange_strong(none, mine)) s.kind.store(static_cast<uint8_t>(FdKind::conn));
 }
 
 FdRole fd_role(int fd) {
@@ -66,7 +81,8 @@ FdRole fd_role(int fd) {
   switch (static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_acquire))) {
     case FdKind::listen: return FdRole::listen;
     case FdKind::conn:
-    case FdKind::stream: return FdRole::conn;
+    case FdKind::stream:
+    case FdKind::outgoing: return FdRole::conn;
     default: return FdRole::any;
   }
 }

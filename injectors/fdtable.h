@@ -14,13 +14,14 @@
 
 namespace iogate {
 
-enum class FdKind : uint8_t { unknown = 0, other, stream, conn, listen };
+enum class FdKind : uint8_t { unknown = 0, other, stream, conn, listen, outgoing };
 
 struct FdState {
   std::atomic<uint8_t> kind;
   std::atomic<uint8_t> dead;
   std::atomic<uint32_t> conn;
   std::atomic<uint64_t> calls[kCallClasses];
+  std::atomic<uint64_t> ops[4];  // aio/uring requests per Op (any, recv, send, accept)
   std::atomic<uint32_t> fired[kMaxRules];
 };
 
@@ -43,6 +44,12 @@ FdRole fd_role(int fd);
 // to be a TCP stream socket; neither makes a syscall.
 uint32_t fd_conn(int fd);
 bool fd_known_stream(int fd);
+
+// A socket the process connected itself (never numbered as a connection).
+void fd_mark_outgoing(int fd);
+// A TCP socket that reached a request without accept() (io_uring's accept):
+// give it the next connection ordinal. No-op for numbered, outgoing or listening fds.
+void fd_number_if_unnumbered(int fd);
 
 // The next accepted-connection ordinal (1, 2, ...), process-wide.
 uint32_t next_conn_ordinal();

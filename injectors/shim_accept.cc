@@ -104,6 +104,12 @@ std::string fl_names(long fl) {
 }
 
 int fcntl_common(const char* name, int fd, int cmd, void* arg, int r, int err) {
+  if (r >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC) && shim_active()) {
+    Guard guard;
+    forget(r, fd_conn(fd));  // a duplicate: the same connection under a second number
+    errno = err;
+    return r;
+  }
   if (!shim_active() || !trace_on() || !fd_known_stream(fd)) return r;
   const char* cname = cmd == F_SETFL ? "F_SETFL" : cmd == F_SETOWN ? "F_SETOWN" : cmd == F_SETSIG ? "F_SETSIG"
                       : cmd == F_SETOWN_EX ? "F_SETOWN_EX" : nullptr;
@@ -130,6 +136,17 @@ IOGATE_EXPORT int accept(int fd, struct sockaddr* __restrict addr, socklen_t* __
 
 IOGATE_EXPORT int accept4(int fd, struct sockaddr* __restrict addr, socklen_t* __restrict alen, int flags) {
   return accept_common("accept4", fd, [&] { return IOGATE_REAL(accept4)(fd, addr, alen, flags); });
+}
+
+IOGATE_EXPORT int connect(int fd, const struct sockaddr* addr, socklen_t len) {
+  const int r = IOGATE_REAL(connect)(fd, addr, len);
+  if ((r == 0 || errno == EINPROGRESS) && shim_active()) {
+    const int err = errno;
+    Guard guard;
+    fd_mark_outgoing(fd);  // the process's own client socket: not a numbered connection
+    errno = err;
+  }
+  return r;
 }
 
 IOGATE_EXPORT int socket(int domain, int type, int protocol) {
