@@ -240,7 +240,8 @@ CASES = [
         applies_text="edge-triggered listeners (epoll EPOLLET, SIGIO)",
         plan="",
         script=s.et_accept_loops,
-        oracle="64 clients connect in a burst: every one is served",
+        oracle="64 clients connect while the server is stopped (SIGSTOP), so one edge announces them "
+               "all: every one is served",
         accepted="accept until EAGAIN; or accept a bounded batch and keep the listener on a ready list",
         teaching=Teaching(
             bug="one accept() per edge-triggered event.",
