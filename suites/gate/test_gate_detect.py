@@ -1,0 +1,64 @@
+"""--model auto: the IO model of a server detected from a short traced
+warm-up must select exactly the cases its row of the model table selects
+(and match that profile field by field)."""
+import pytest
+
+from gatehelp import have, run
+from iogate import catalogue, detect, models
+
+MODELS = ["blocking", "threads", "thread_pool", "fork", "busy_poll", "select", "poll", "epoll_lt", "epoll_et",
+          "epoll_oneshot", "sigio", "posix_aio", "io_uring", "proactor"]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_the_detected_profile_selects_the_cases_of_the_model_table(name):
+    if not have(name):
+        pytest.skip(f"{name} is not built")
+    m = models.model(name)
+    found = detect.detect(m.command("seq"), "seq", name)
+    cases = catalogue.load()
+    assert detect.applicability(found.profile, cases) == detect.applicability(m.profile, cases), \
+        f"{found.profile} vs {m.profile}: {found.evidence}"
+    assert found.profile == m.profile, found.evidence
+    assert found.like == name or models.model(found.like).profile == m.profile
+
+
+def test_a_detected_model_is_printed_and_decides_the_na_cells():
+    if not have("epoll_et"):
+        pytest.skip("epoll_et is not built")
+    out = run("gate", "--server-cmd", f"{models.model('epoll_et').binary} --port {{port}}",
+              "--cases", "et.read.drains-until-eagain,lt.epollout.disarmed-when-idle,eintr.retried")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "detected the model of iogate-epoll_et: epoll(7), edge-triggered, non-blocking sockets" in out.stderr
+    assert "EPOLLET" in out.stderr
+    rows = {line.split()[0]: line.split()[1] for line in out.stdout.splitlines()
+            if line.startswith(("et.", "lt.", "eintr."))}
+    assert rows == {"et.read.drains-until-eagain": "PASS", "lt.epollout.disarmed-when-idle": "N/A",
+                    "eintr.retried": "N/A"}
+
+
+def test_model_name_overrides_detection():
+    if not have("epoll_et"):
+        pytest.skip("epoll_et is not built")
+    out = run("gate", "--server-cmd", f"{models.model('epoll_et').binary} --port {{port}}", "--model", "blocking",
+              "--cases", "et.read.drains-until-eagain,eintr.retried")
+    assert "detected" not in out.stderr
+    rows = {line.split()[0]: line.split()[1] for line in out.stdout.splitlines() if line.startswith(("et.", "eintr."))}
+    assert rows["et.read.drains-until-eagain"] == "N/A"  # blocking's profile says so, whatever the server does
+
+
+def test_inference_from_records_alone():
+    # An ET epoll server described by its trace only (docs/trace.md's example).
+    recs = [
+        {"pid": 1, "tid": 1, "call": "epoll_ctl", "fd": 5, "conn": 0, "op": "ADD", "flags": "EPOLLIN|EPOLLET", "ret": 0},
+        {"pid": 1, "tid": 1, "call": "epoll_wait", "fd": 4, "ret": 1, "events": [[5, "EPOLLIN"]]},
+        {"pid": 1, "tid": 1, "call": "accept4", "fd": 5, "ret": 6, "conn": 1, "nonblock": 1},
+        {"pid": 1, "tid": 1, "call": "epoll_ctl", "fd": 6, "conn": 1, "op": "ADD",
+         "flags": "EPOLLIN|EPOLLOUT|EPOLLRDHUP|EPOLLET", "ret": 0},
+        {"pid": 1, "tid": 1, "call": "recv", "fd": 6, "conn": 1, "req": 4096, "ret": 5},
+    ]
+    found = detect.infer(recs)
+    assert found.profile == models.model("epoll_et").profile and found.like == "epoll_et"
+    forked = [{"pid": 1, "tid": 1, "call": "accept", "fd": 3, "ret": 4, "conn": 1, "nonblock": 0},
+              {"pid": 2, "tid": 2, "call": "recv", "fd": 4, "conn": 1, "req": 100, "ret": 3}]
+    assert detect.infer(forked).profile == models.model("fork").profile

@@ -1,0 +1,115 @@
+"""The exit contract: 0 pass, 1 a case failed, 2 usage or harness error; a
+crashing server still gets every report; an interrupted gate ends every
+process it started and leaves no listening port, and reports what finished."""
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import pytest
+
+from gatehelp import ENV, IOGATE, NGINX_CMD, alive, binary, children, have, listening_ports, \
+    listening_ports_of, mutant_binary, nginx, run
+
+
+def test_an_empty_case_selection_exits_2():
+    out = run("gate", "--cases", "no.such.*")
+    assert out.returncode == 2 and "no case matches" in out.stderr
+
+
+def test_exclusions_can_empty_a_selection_too():
+    out = run("gate", "--cases", "recv.zero.closes,!recv.*")
+    assert out.returncode == 2 and "no case matches" in out.stderr
+
+
+@pytest.mark.parametrize("bad", [["--shard", "3/2"], ["--shard", "x"], ["--jobs", "0"], ["--model", "nosuch"],
+                                 ["--protocol", "gopher"]])
+def test_bad_options_exit_2(bad):
+    out = run("gate", "--server-cmd", "true {port}", *bad)
+    assert out.returncode == 2
+
+
+def test_a_server_that_never_listens_is_one_clear_error_line_and_exit_2():
+    out = run("gate", "--server-cmd", "sleep 30 {port}", "--cases", "recv.*", env={"IOGATE_TIMEOUT_SCALE": "0.2"},
+              timeout=120)
+    assert out.returncode == 2
+    lines = [line for line in out.stdout.splitlines() if line.startswith("iogate gate: ERROR")]
+    assert len(lines) == 1 and "did not become ready: no listening socket on port" in lines[0], out.stdout
+    assert out.stdout.count("ERROR") >= 4  # every selected cell is an ERROR, none was tried for 10 s each
+
+
+LISTEN_ONLY = ("import socket, sys, time; s = socket.socket(); "
+               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); "
+               "s.bind(('127.0.0.1', int(sys.argv[1]))); s.listen(8); time.sleep(60)")
+
+
+def test_a_server_that_listens_but_never_answers_is_an_error_with_exit_2():
+    out = run("gate", "--server-cmd", f"{sys.executable} -c \"{LISTEN_ONLY}\" {{port}}", "--protocol", "echo",
+              "--cases", "recv.zero.closes", env={"IOGATE_TIMEOUT_SCALE": "0.3"}, timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    line = next(line for line in out.stdout.splitlines() if line.startswith("iogate gate: ERROR"))
+    assert "did not answer the warm-up in protocol 'echo'" in line
+
+
+@pytest.mark.skipif(not mutant_binary("blocking--exit-on-io-error").exists(), reason="mutant not built")
+def test_a_server_that_crashes_mid_run_fails_its_case_and_the_others_are_still_judged(tmp_path):
+    out = run("gate", "--server-cmd", f"{mutant_binary('blocking--exit-on-io-error')} --port {{port}}",
+              "--model", "blocking", "--jobs", "1",
+              "--cases", "recv.partial.state-preserved,peer.reset.only-that-connection,recv.zero.closes",
+              "--report", str(tmp_path), "--junit", str(tmp_path / "junit.xml"))
+    assert out.returncode == 1, out.stdout + out.stderr
+    rep = json.loads((tmp_path / "report.json").read_text())
+    verdicts = {r["case"]: r["verdict"] for r in rep["results"]}
+    assert verdicts == {"recv.partial.state-preserved": "PASS", "peer.reset.only-that-connection": "FAIL",
+                        "recv.zero.closes": "PASS"}, out.stdout
+    crashed = next(r for r in rep["results"] if r["verdict"] == "FAIL")
+    assert "the server exited with status" in crashed["message"], crashed["message"]
+    assert (tmp_path / "report.html").exists() and (tmp_path / "junit.xml").exists()
+
+
+def gate_target():
+    if nginx():
+        return [NGINX_CMD, "--protocol", "http"]
+    if have("epoll_et"):
+        return [f"{binary('epoll_et')} --port {{port}}", "--model", "epoll_et"]
+    pytest.skip("neither nginx nor the epoll_et reference server is here")
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_gate_ends_every_child_leaves_no_port_and_reports_the_finished_cells(sig, tmp_path):
+    cmd, *rest = gate_target()
+    gate = subprocess.Popen([IOGATE, "gate", "--server-cmd", cmd, *rest, "--jobs", "2", "--report", str(tmp_path),
+                             "--junit", str(tmp_path / "junit.xml")], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+    seen, ports, lines = {}, set(), []
+    reader = threading.Thread(target=lambda: lines.extend(iter(gate.stderr.readline, "")), daemon=True)
+    reader.start()
+    deadline = time.monotonic() + 120
+    try:
+        while time.monotonic() < deadline and gate.poll() is None:
+            for pid in children(gate.pid):  # every process the gate started, and the ports they listen on
+                seen.setdefault(pid, True)
+                ports |= listening_ports_of(pid)
+            if sum(1 for line in list(lines) if line.startswith("[")) >= 6:
+                break
+            time.sleep(0.02)
+        assert gate.poll() is None, f"the gate ended before it was half-way: {''.join(lines)}"
+        gate.send_signal(sig)
+        gate.wait(timeout=60)
+        reader.join(10)
+    finally:
+        if gate.poll() is None:
+            os.killpg(gate.pid, signal.SIGKILL)
+    err = "".join(lines)
+    assert gate.returncode == 2, err
+    assert f"interrupted by {sig.name}" in err
+    left = [p for p in seen if alive(p)]
+    assert not left, f"processes of the gate still alive: {left}"
+    assert ports and not (ports & listening_ports()), f"ports still listening: {ports & listening_ports()}"
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["interrupted"] and rep["exit_code"] == 2
+    assert 6 <= len(rep["results"]) < 37
+    assert (tmp_path / "report.html").exists() and (tmp_path / "junit.xml").exists()

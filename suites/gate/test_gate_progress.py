@@ -1,0 +1,37 @@
+"""The progress line: rewritten in place on a terminal, plain lines otherwise."""
+import io
+
+from iogate.gate import Progress
+from iogate.runner import Result
+from iogate.verdicts import Verdict
+
+
+class Tty(io.StringIO):
+    def isatty(self):
+        return True
+
+
+def test_on_a_terminal_one_line_is_rewritten_with_done_total_elapsed_and_failures(monkeypatch):
+    monkeypatch.setenv("TERM", "xterm")
+    out = Tty()
+    p = Progress(3, out)
+    p.start(("a", "c1"), "c1")
+    p.tick()
+    p.finished(("a", "c1"), Result("a", "c1", Verdict.PASS))
+    p.finished(("a", "c2"), Result("a", "c2", Verdict.FAIL))
+    p.close()
+    text = out.getvalue()
+    assert "\r\x1b[K[0/3] 00:00 0 FAIL, 0 ERROR  running: c1" in text
+    assert "[2/3] 00:00 1 FAIL, 0 ERROR" in text
+    assert "[2/3] FAIL  a × c2" in text  # a failure stays on the screen above the live line
+    assert text.endswith("\r\x1b[K")
+    assert "\n[1/3] PASS" not in text  # passing cells do not scroll the terminal
+
+
+def test_not_a_terminal_plain_lines():
+    out = io.StringIO()
+    p = Progress(2, out)
+    p.tick()
+    p.finished(("a", "c1"), Result("a", "c1", Verdict.PASS, seconds=0.25))
+    p.close()
+    assert out.getvalue() == "[1/2] PASS  a × c1 (0.2s)\n"
