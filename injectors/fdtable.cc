@@ -71,6 +71,7 @@ void fd_number_if_unnumbered(int fd) {
   if (fd < 0 || fd >= kMaxFd) return;
   FdState& s = g_fds[fd];
   if (static_cast<FdKind>(s.kind.load(std::memory_order_acquire)) != FdKind::stream) return;
+  if (s.conn.load(std::memory_order_relaxed) != 0) return;  // accept() numbered it already
   uint32_t none = 0;
   const uint32_t mine = next_conn_ordinal();
   if (s.conn.compare_exchange_strong(none, mine)) s.kind.store(static_cast<uint8_t>(FdKind::conn));

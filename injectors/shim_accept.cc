@@ -110,11 +110,15 @@ int fcntl_common(const char* name, int fd, int cmd, void* arg, int r, int err) {
     errno = err;
     return r;
   }
-  if (!shim_active() || !trace_on() || !fd_known_stream(fd)) return r;
+  if (!shim_active() || !trace_on()) return r;
   const char* cname = cmd == F_SETFL ? "F_SETFL" : cmd == F_SETOWN ? "F_SETOWN" : cmd == F_SETSIG ? "F_SETSIG"
                       : cmd == F_SETOWN_EX ? "F_SETOWN_EX" : nullptr;
   if (!cname) return r;
   Guard guard;
+  if (!stream_state(fd)) {  // classifies a socket not seen yet (fcntl right after accept)
+    errno = err;
+    return r;
+  }
   const long v = reinterpret_cast<long>(arg);
   TraceLine t(name);
   t.num("fd", fd).num("conn", fd_conn(fd)).str("cmd", cname);

@@ -6,6 +6,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -17,6 +18,9 @@ namespace iogate {
 
 namespace {
 int g_trace_fd = -1;
+// A spinning server can write records without end: past the cap (IOGATE_TRACE_MAX
+// bytes, default 64 MiB) one last record says so and the rest is dropped.
+std::atomic<long long> g_trace_left{64LL << 20};
 pid_t g_pid = 0;
 thread_local pid_t t_tid = 0;
 }  // namespace
@@ -25,6 +29,7 @@ const char* trace_open() {
   const char* path = std::getenv("IOGATE_TRACE");
   g_pid = getpid();
   if (!path || !*path) return "";
+  if (const char* cap = std::getenv("IOGATE_TRACE_MAX")) g_trace_left = std::atoll(cap);
   g_trace_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   return g_trace_fd < 0 ? "cannot open IOGATE_TRACE file" : "";
 }
@@ -140,8 +145,14 @@ void TraceLine::emit() {
   if (g_trace_fd < 0) return;
   buf_[n_++] = '}';
   buf_[n_++] = '\n';
+  const long long left = g_trace_left.fetch_sub(static_cast<long long>(n_), std::memory_order_relaxed);
+  if (left <= 0) return;
   int saved = errno;
   ssize_t w = IOGATE_REAL(write)(g_trace_fd, buf_, n_);
+  if (left - static_cast<long long>(n_) <= 0) {
+    static const char kCut[] = "{\"call\":\"trace_truncated\",\"note\":\"IOGATE_TRACE_MAX reached\"}\n";
+    w = IOGATE_REAL(write)(g_trace_fd, kCut, sizeof kCut - 1);
+  }
   (void)w;
   errno = saved;
 }

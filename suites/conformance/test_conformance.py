@@ -11,9 +11,9 @@ CELLS = [(m, c) for m in models.MODELS for c in catalogue.load()]
 
 
 @pytest.mark.parametrize("model,case", CELLS, ids=[f"{m.name}:{c.id}" for m, c in CELLS])
-def test_reference_server_passes(model, case):
+def test_reference_server_passes(model, case, tmp_path):
     target = Target(model.name, model.command().replace("{port}", "0"), model.profile, model=model.name)
-    result = run_case(case, target)
+    result = run_case(case, target, keep_dir=str(tmp_path))  # pytest cleans its tmp dirs
     if result.verdict == Verdict.NA:
         pytest.skip(result.message)
     assert result.verdict == Verdict.PASS, describe_failure(result, case, target)

@@ -22,10 +22,10 @@ def test_every_mutant_names_a_real_case_and_model():
 
 
 @pytest.mark.parametrize("mutant", models.MUTANTS, ids=[m.name for m in models.MUTANTS])
-def test_mutant_fails_its_case(mutant):
+def test_mutant_fails_its_case(mutant, tmp_path):
     case = catalogue.find(mutant.case)
     target = Target(mutant.name, mutant.command().replace("{port}", "0"), mutant.base.profile)
-    result = run_case(case, target)
+    result = run_case(case, target, keep_dir=str(tmp_path))  # pytest cleans its tmp dirs
     assert result.verdict == Verdict.FAIL, (
         f"mutant {mutant.name} ({mutant.bug}) was not caught by {case.id}: "
         f"{result.verdict.value} {result.message}")
