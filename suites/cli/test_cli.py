@@ -27,8 +27,9 @@ def test_list_servers_is_model_tab_command_with_a_port_placeholder():
     lines = out.stdout.splitlines()
     assert [line.split("\t")[0] for line in lines] == [m.name for m in models.MODELS]
     for line in lines:
-        name, cmd = line.split("\t")
+        name, cmd, profile = line.split("\t")
         assert "{port}" in cmd and cmd.split()[0].endswith(f"iogate-{name}")
+        assert profile == models.model(name).profile.describe()
 
 
 def test_explain_prints_requirement_oracle_plan_and_teaching():

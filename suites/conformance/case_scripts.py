@@ -294,6 +294,31 @@ def econnaborted_continues(ctx):
     c.ask(ctx.request(rng, 6), "client 2: the reply after an accept() failed with ECONNABORTED")
 
 
+def reset_before_accept(ctx):
+    rng = random.Random(ctx.seed)
+    with ctx.paused():  # the connection is made and reset while it waits in the accept queue
+        gone = ctx.client("client 1")
+        gone.send_maybe(ctx.request(rng, 6))
+        gone.reset()
+    c = ctx.client("client 2")
+    c.greet()
+    c.ask(ctx.request(rng, 6), "client 2: its reply after a queued connection was reset before accept()")
+    c.close()
+    ctx.wait_fds_back("after a connection reset while queued and client 2 left")
+
+
+def many_clients(ctx):
+    import resource
+    n = min(1100, ctx.profile.max_clients) if ctx.profile and ctx.profile.max_clients else 1100
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard < n + 256:
+        ctx.not_applicable(f"the harness may open only {hard} descriptors, {n} clients need more")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
+    rng = random.Random(ctx.seed)
+    clients = [ctx.client(f"client {i + 1}") for i in range(n)]
+    exchange(clients, [ctx.request(rng, 32) for _ in clients], kind="bulk")
+
+
 def spurious_listener_no_block(ctx):
     rng = random.Random(ctx.seed)
     c = ctx.client()

@@ -403,6 +403,48 @@ CASES = [
             fix="treat ECONNABORTED (and the network errors accept(2) lists) like EAGAIN: try again."),
     ),
     Case(
+        id="accept.reset-before-accept.continues",
+        summary="a client that connects and resets before it is accepted is skipped",
+        requirement=Requirement(
+            "accept(2) RETURN VALUE; recv(2) ERRORS",
+            "Linux accept() passes already-pending network errors on the new socket as an error code from "
+            "accept() ... ECONNRESET A connection was forcibly closed by a peer."),
+        applies=_all,
+        applies_text="every model",
+        plan="",
+        script=s.reset_before_accept,
+        oracle="while the server is stopped a client connects, sends and resets; then another client is "
+               "served and the fd count returns to baseline",
+        accepted="accept() may return the dead connection (its first send or recv fails) or skip it",
+        teaching=Teaching(
+            bug="the first IO on a freshly accepted connection is assumed to succeed; its failure (the "
+                "greeting's send) is fatal to the server.",
+            symptom="a client that gives up while queued (a load balancer's health check, a port scan) "
+                    "takes the server down.",
+            fix="a new connection can already be dead: handle ECONNRESET/EPIPE on it like on any other."),
+    ),
+    Case(
+        id="many.clients.served",
+        summary="a server that claims concurrency serves 1,100 clients at once",
+        requirement=Requirement(
+            "select(2) NOTES; epoll(7)",
+            "select() can monitor only file descriptors numbers that are less than FD_SETSIZE (1024) ... "
+            "All modern applications should instead use poll(2) or epoll(7), which do not suffer this "
+            "limitation."),
+        applies=lambda p: p.concurrent and not p.bounded,
+        applies_text="concurrent models (1,100 clients; a model with a hard limit, e.g. select's FD_SETSIZE, "
+                     "is asked for what it states)",
+        plan="",
+        script=s.many_clients,
+        oracle="1,100 clients (select: 1,000) connect and each gets its reply",
+        accepted="any scheduling, as long as every client is served",
+        teaching=Teaching(
+            bug="a fixed-size connection table (or fd_set) indexed by fd: connections beyond it are dropped "
+                "or corrupt memory.",
+            symptom="the server works in tests and fails at the first traffic peak.",
+            fix="size per-connection state dynamically; use poll or epoll, not select, beyond 1024 fds."),
+    ),
+    Case(
         id="accept.spurious.no-block",
         summary="a readiness report for the listener is not a promise that accept() succeeds",
         requirement=Requirement(
