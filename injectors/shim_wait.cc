@@ -129,6 +129,13 @@ void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err
   t.emit();
 }
 
+// select/poll count their waits per process (they have no instance to count on).
+Decision scan_decision(uint64_t* idx) {
+  if (!class_has_rules(CallClass::wait)) return Decision{};
+  *idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
+  return wait_decision(*idx, false);
+}
+
 struct Sets {
   fd_set *rd, *wr, *ex;
 };
@@ -146,12 +153,8 @@ template <typename Real>
 int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms, Real&& real) {
   if (!shim_active()) return real(false);
   Guard guard;
-  Decision d;
   uint64_t idx = 0;
-  if (class_has_rules(CallClass::wait)) {
-    idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
-    d = wait_decision(idx, false);
-  }
+  Decision d = scan_decision(&idx);
   int n, err = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
     n = -1;
@@ -201,12 +204,8 @@ template <typename Real>
 int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms, Real&& real) {
   if (!shim_active()) return real(false);
   Guard guard;
-  Decision d;
   uint64_t idx = 0;
-  if (class_has_rules(CallClass::wait)) {
-    idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
-    d = wait_decision(idx, false);
-  }
+  Decision d = scan_decision(&idx);
   int n, err = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
     n = -1;

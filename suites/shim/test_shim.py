@@ -125,11 +125,11 @@ def test_edge_triggered_server_gets_synthetic_events_after_injected_eagain(iogat
 
 def test_an_injected_reset_is_seen_by_the_peer_as_rst(iogate_server):
     srv = iogate_server("blocking", plan="recv.reset:conn=1")
-    c = Client(srv.port)
-    c.sock.settimeout(10)
     with pytest.raises(ConnectionResetError):
-        # the blocking server's first recv() is reset at once: the greeting
-        # may or may not be read before the RST arrives
+        # the blocking server's first recv() is reset at once: the RST may beat
+        # the end of connect() itself, or the greeting may be read first
+        c = Client(srv.port)
+        c.sock.settimeout(10)
         while c.sock.recv(10):
             pass
     srv.stop()
