@@ -1,8 +1,10 @@
 // Model: epoll, edge-triggered (EPOLLET), one thread, non-blocking fds.
 // An edge is reported once per change of readiness, so every handler works
 // until the kernel says EAGAIN: the listener accepts until EAGAIN, a
-// connection drains recv() until EAGAIN, then flushes its output until it is
-// empty or EAGAIN. A connection is registered once, for input and output.
+// connection drains recv() until EAGAIN or a short read (epoll(7): a read
+// that returns less than asked proves the input exhausted; not when the event
+// also said EPOLLRDHUP/EPOLLHUP, then on to the 0), then flushes its output
+// until it is empty or EAGAIN. A connection is registered once, for both.
 //
 // Man pages: epoll(7) (ET: "waiting for an event only after read(2) or
 // write(2) return EAGAIN"; pitfall "If using an event cache": a later event
@@ -75,7 +77,7 @@ using Registry = std::unordered_map<Conn*, std::unique_ptr<Conn>>;
 
 // recv until EAGAIN (the edge is spent only then), EOF, an error, or the
 // back-pressure limit.
-void drain(Conn& c) {
+void drain(Conn& c, bool until_eagain) {
   char buf[4096];
   std::string replies;
   c.read_paused = false;
@@ -91,6 +93,7 @@ void drain(Conn& c) {
         replies.clear();
         c.session.feed(buf, static_cast<std::size_t>(n), replies);
         c.out.append(replies);
+        if (!until_eagain && static_cast<std::size_t>(n) < sizeof buf) return;  // short: exhausted
         break;  // and recv again: more may be queued, no new edge will say so
       case IoClass::retry:
         break;
@@ -106,16 +109,16 @@ void drain(Conn& c) {
   }
 }
 
-void service(Conn& c, bool readable) {
+void service(Conn& c, bool readable, bool hangup) {
   for (;;) {
-    if (readable && !c.eof && !c.closing) drain(c);
+    if (readable && !c.eof && !c.closing) drain(c, hangup);
     if (!c.closing && iogate::flush_nonblocking(c.fd, c.out) == IoClass::peer_gone) {
       c.closing = true;
     }
     // A paused drain left input in the kernel that ET will not report again:
     // once the flush made room, resume it here.
     if (c.closing || !c.read_paused || c.out.size() > kReadPauseAt) return;
-    readable = true;
+    readable = hangup = true;  // what is left in the kernel is unknown: drain to EAGAIN
   }
 }
 
@@ -218,7 +221,8 @@ int main(int argc, char** argv) {
       }
       if (c->closed) continue;  // closed earlier in this batch
       const uint32_t ev = events[i].events;
-      service(*c, (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0);
+      service(*c, (ev & (EPOLLIN | EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0,
+              (ev & (EPOLLRDHUP | EPOLLERR | EPOLLHUP)) != 0);
       if (c->closing || (c->eof && c->out.empty())) close_conn(epfd, *c, live, graveyard);
     }
     if (accept_resting && Clock::now() >= accept_resume_at) {
