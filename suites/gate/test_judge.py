@@ -1,0 +1,72 @@
+"""Grading rules of judge.py and runner.run_case: a case whose faults never
+reached the server is N/A with the reason, whatever its script saw; a
+failure seen only under robustness faults is a WARN."""
+import dataclasses
+import random
+
+import pytest
+
+import gatehelp
+from iogate import catalogue, judge
+from iogate.runner import Target, run_case
+from iogate.verdicts import CaseFailed, Verdict
+
+
+def test_plan_classes():
+    assert judge.plan_classes("recv.eagain:every=2;send.partial:max=7;seed=3") == {"recv", "send"}
+    assert judge.plan_classes("seed=1") == set()
+    assert judge.plan_classes("") == set()
+
+
+def test_plan_without_robustness_replaces_the_switch():
+    assert judge.plan_without_robustness("send.partial:max=7;seed=2") == "send.partial:max=7;seed=2;robust=off"
+    assert judge.plan_without_robustness("send.partial:max=7;robust=on;seed=2") == \
+        "send.partial:max=7;seed=2;robust=off"
+
+
+def test_reason_empty_trace():
+    assert "static binary" in judge.not_injectable_reason([{"call": "plan"}], "recv.eof:conn=1")
+
+
+def test_reason_no_call_of_the_class():
+    recs = [{"call": "accept4", "ret": 5}, {"call": "uring_send", "conn": 1}]
+    why = judge.not_injectable_reason(recs, "recv.eof:conn=1;seed=1")
+    assert "no recv call" in why and "accept4" in why
+
+
+def test_reason_legality_note():
+    recs = [{"call": "recv", "conn": 1, "note": "non-blocking call never sleeps: EINTR impossible, not injected (V5)"}]
+    assert "EINTR impossible" in judge.not_injectable_reason(recs, "recv.eintr:every=2")
+
+
+def test_reason_unnumbered_socket():
+    recs = [{"call": "read", "conn": 0, "fd": 0}]
+    assert "numbered" in judge.not_injectable_reason(recs, "recv.reset:conn=1")
+
+
+def test_robust_reasons_counted():
+    recs = [{"fault": "send.partial:max=7", "robust": "V4: blocking"}, {"fault": "send.partial:max=7",
+                                                                        "robust": "V4: blocking"},
+            {"fault": "recv.eof"}]
+    assert judge.robust_reasons(recs) == "V4: blocking (×2)"
+
+
+def _failing_after_one_reply(ctx):
+    c = ctx.client()
+    c.greet()
+    c.ask(ctx.request(random.Random(1), 6), "one reply")
+    raise CaseFailed("the script's oracle said no")
+
+
+@pytest.mark.skipif(not gatehelp.have("io_uring"), reason="io_uring reference server not built")
+def test_no_fault_fired_is_na_even_when_the_script_failed():
+    """Regression: a case with a plan FAILed although none of its faults fired
+    (tcpserver + cat: `cat` reads fd 0, which no accept() of its process
+    numbered). The io_uring server makes no recv() call, so a recv plan
+    cannot reach it."""
+    case = dataclasses.replace(catalogue.find("recv.error.closes"), plan="recv.reset:conn=1",
+                               script=_failing_after_one_reply)
+    target = Target("io_uring", str(gatehelp.binary("io_uring")) + " --port 0", None)
+    res = run_case(case, target)
+    assert res.verdict == Verdict.NA, res.message
+    assert "not injectable" in res.message and "the script's oracle said no" in res.message
