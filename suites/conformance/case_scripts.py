@@ -10,7 +10,8 @@ import socket
 import time
 
 from iogate.client import exchange
-from iogate.verdicts import CaseFailed
+from iogate.crowd import Crowd
+from iogate.verdicts import CaseFailed, Fragile
 
 
 def halves(req: bytes):
@@ -272,22 +273,44 @@ def emfile_no_spin(ctx):
     held = []
     for i in range(40):  # more than the fd limit the server runs with
         try:
-            held.append(ctx.client(f"held {i + 1}"))
+            c = ctx.client(f"held {i + 1}")
         except CaseFailed:
             break
+        held.append(c)
+        if not ctx.greeting():  # a server with TCP_DEFER_ACCEPT accepts a connection only once data came
+            c.send_maybe(ctx.request(rng, 6))
     ctx.require_alive("once the connections outnumber its descriptors")
+    if not out_of_fds(ctx.trace()):
+        ctx.not_applicable("the server never ran out of descriptors (no accept() failed with EMFILE/ENFILE): "
+                           "it caps its connections below its limit, or its accepts are not traced")
     ctx.require_idle("while accept() fails with EMFILE and connections wait in the queue", limit=0.2)
     for c in held:  # all of them: an iterative or pool server serves the queue in order
         c.close()
-    late = ctx.client("late client")
-    late.greet()
-    late.ask(ctx.request(rng, 6), "the late client's reply once descriptors were freed")
+    # The server closes the held connections at its own pace: the late client
+    # comes once every process of the server is below its limit again (bounded).
+    ctx.wait_fds_below(ctx.server.limits.get("nofile", 32), "after the held clients left")
+    for attempt in (1, 2):  # a server that accepts and closes with a reserved fd may still be catching up
+        late = ctx.client("late client" if attempt == 1 else "late client, second try")
+        try:
+            late.greet()
+            late.ask(ctx.request(rng, 6), "the late client's reply once descriptors were freed")
+            return
+        except CaseFailed as e:
+            if attempt == 2 or "closed the connection" not in str(e) and "reset" not in str(e):
+                raise
+
+
+def out_of_fds(records):
+    """The trace shows the server's accept() meeting its descriptor limit."""
+    return any(r.get("call") in ("accept", "accept4") and r.get("errno") in ("EMFILE", "ENFILE") for r in records)
 
 
 def econnaborted_continues(ctx):
     rng = random.Random(ctx.seed)
     first = ctx.client("client 1", may_be_reset=True)
     if first:
+        if not ctx.greeting():  # a server with TCP_DEFER_ACCEPT (apache2) accepts only once data arrived
+            first.send_maybe(ctx.request(rng, 6))
         first.reply_or_end("client 1: its connection, aborted by the shim while queued")
     c = ctx.client("client 2")
     c.greet()
@@ -308,6 +331,11 @@ def reset_before_accept(ctx):
 
 
 def many_clients(ctx):
+    """1,100 clients at once. A server may apply back-pressure: leave clients
+    queued, or refuse them (close before answering anything) at a cap; it
+    must never crash, corrupt a reply, or drop a client it has started to
+    answer, and the clients it queued or refused are served once others
+    leave (crowd.py)."""
     import resource
     n = min(1100, ctx.profile.max_clients) if ctx.profile and ctx.profile.max_clients else 1100
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
@@ -315,8 +343,8 @@ def many_clients(ctx):
         ctx.not_applicable(f"the harness may open only {hard} descriptors, {n} clients need more")
     resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, min(hard, n + 256)), hard))
     rng = random.Random(ctx.seed)
-    clients = [ctx.client(f"client {i + 1}") for i in range(n)]
-    exchange(clients, [ctx.request(rng, 32) for _ in clients], kind="bulk")
+    crowd = Crowd(ctx.server, ctx.protocol, [ctx.request(rng, 32) for _ in range(n)])
+    crowd.run()
 
 
 def spurious_listener_no_block(ctx):
@@ -332,24 +360,35 @@ def accepted_nonblocking(ctx):
     spurious_conn_tolerated(ctx)
     problems = blocking_accepted(ctx.trace())
     if problems:
-        raise CaseFailed("accepted sockets entered the event loop blocking: " + "; ".join(problems[:3]))
+        # On Linux a TCP socket that one thread reads is reported readable only
+        # with data, an EOF or an error queued: a blocking read after a report
+        # hangs only under a spurious report, which select(2) BUGS warns of.
+        raise Fragile("accepted sockets are read blocking by a thread that waits for readiness (a spurious "
+                      "report would hang it): " + "; ".join(problems[:3]))
+
+
+WAIT_CALLS = ("epoll_wait", "epoll_pwait", "epoll_pwait2", "select", "pselect", "poll", "ppoll")
 
 
 def blocking_accepted(records):
-    """Trace predicate: each accepted fd is O_NONBLOCK (SOCK_NONBLOCK, or
-    fcntl F_SETFL O_NONBLOCK) before its first read."""
+    """Trace predicate: each accepted fd that a readiness-loop thread (one
+    that makes wait calls) reads is O_NONBLOCK (SOCK_NONBLOCK, fcntl F_SETFL
+    O_NONBLOCK or ioctl FIONBIO) before that read. A worker thread or a
+    forked child that reads its connection blocking, and never waits for
+    readiness, is correct. Keys are (pid, fd): a forked child has its own."""
+    waiters = {(r.get("pid"), r.get("tid")) for r in records if r.get("call") in WAIT_CALLS}
     state, problems = {}, []
     for r in records:
-        call, fd = r.get("call"), r.get("fd")
+        call, key = r.get("call"), (r.get("pid"), r.get("fd"))
         if call in ("accept", "accept4") and r.get("ret", -1) >= 0:
-            state[r["ret"]] = bool(r.get("nonblock"))
-        elif call == "fcntl" and r.get("cmd") == "F_SETFL" and fd in state:
-            state[fd] = "O_NONBLOCK" in (r.get("flags") or "")
-        elif call == "ioctl" and r.get("cmd") == "FIONBIO" and fd in state:
-            state[fd] = bool(r.get("arg"))
-        elif call in ("recv", "read", "recvfrom", "recvmsg", "readv") and fd in state:
-            if not state.pop(fd):
-                problems.append(f"fd {fd} (connection {r.get('conn')}) read while blocking")
+            state[(r.get("pid"), r["ret"])] = bool(r.get("nonblock"))
+        elif call == "fcntl" and r.get("cmd") == "F_SETFL" and key in state:
+            state[key] = "O_NONBLOCK" in (r.get("flags") or "")
+        elif call == "ioctl" and r.get("cmd") == "FIONBIO" and key in state:
+            state[key] = bool(r.get("arg"))
+        elif call in ("recv", "read", "recvfrom", "recvmsg", "readv") and key in state:
+            if not state.pop(key) and (r.get("pid"), r.get("tid")) in waiters:
+                problems.append(f"fd {key[1]} (connection {r.get('conn')}) read while blocking")
     return problems
 
 
@@ -443,14 +482,10 @@ def slowloris_others_served(ctx):
         s.send_maybe(halves(ctx.request(rng, 20))[0][:1])  # a request started and never finished
     normal = ctx.client("normal client")
     normal.greet()
-    for i in range(5):
-        t0 = time.monotonic()
+    for i in range(5):  # each reply within the reply timeout: progress, not a wall-clock budget
         normal.ask(ctx.request(rng, 8), f"the normal client's reply {i + 1} while 8 clients stall mid-request")
         for s in slow:
             s.send_maybe(b"x")  # one more byte each, never the end
-        if time.monotonic() - t0 > 2 * ctx.timeout_scale():
-            raise CaseFailed(f"reply {i + 1} to the normal client took {time.monotonic() - t0:.1f}s while 8 "
-                             f"clients stalled mid-request")
 
 
 def big_message(ctx):

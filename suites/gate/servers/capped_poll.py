@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""A correct echo server with a fixed connection table (a test double of
+servers written by others): poll(2), non-blocking sockets, at most --cap
+connections. At the cap it applies back-pressure, as real servers do:
+  --mode queue  stops polling the listener (clients wait in the backlog)
+  --mode shed   accepts and closes at once, before sending anything
+and takes clients again as others leave."""
+import argparse
+import select
+import socket
+
+p = argparse.ArgumentParser()
+p.add_argument("--port", type=int, required=True)
+p.add_argument("--cap", type=int, default=64)
+p.add_argument("--mode", choices=["queue", "shed"], default="queue")
+a = p.parse_args()
+
+lsock = socket.socket()
+lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+lsock.bind(("127.0.0.1", a.port))
+lsock.listen(4096)
+lsock.setblocking(False)
+poller = select.poll()
+poller.register(lsock, select.POLLIN)
+conns, out = {}, {}
+listening = True
+while True:
+    for fd, ev in poller.poll():
+        if fd == lsock.fileno():
+            while True:
+                try:
+                    c, _ = lsock.accept()
+                except BlockingIOError:
+                    break
+                if len(conns) >= a.cap:
+                    c.close()  # shed mode only reaches here
+                    continue
+                c.setblocking(False)
+                conns[c.fileno()], out[c.fileno()] = c, b""
+                poller.register(c, select.POLLIN)
+                if a.mode == "queue" and len(conns) >= a.cap:
+                    poller.unregister(lsock)
+                    listening = False
+                    break
+            continue
+        c = conns[fd]
+        try:
+            if ev & (select.POLLIN | select.POLLHUP | select.POLLERR):
+                data = c.recv(65536)
+                if not data:
+                    raise ConnectionResetError
+                out[fd] += data
+            if out[fd]:
+                n = c.send(out[fd])
+                out[fd] = out[fd][n:]
+            poller.modify(c, select.POLLIN | (select.POLLOUT if out[fd] else 0))
+        except (BlockingIOError, InterruptedError):
+            continue
+        except OSError:
+            poller.unregister(c)
+            c.close()
+            del conns[fd], out[fd]
+            if not listening:
+                poller.register(lsock, select.POLLIN)
+                listening = True
