@@ -18,3 +18,11 @@ def test_capped_poll_server_passes_many_clients(mode):
                      "--protocol", "echo", "--cases", "many.clients.served", "--jobs", "1")
     assert r.returncode == 0, r.stdout + r.stderr
     assert "many.clients.served  PASS" in r.stdout
+
+
+def test_defer_accept_server_passes_econnaborted():
+    """Regression: the aborted client sent nothing, so a TCP_DEFER_ACCEPT
+    listener never accepted it, and the shim aborted the next client instead."""
+    r = gatehelp.run("gate", "--server-cmd", f"{CAPPED} --port {{port}} --defer-accept", "--protocol", "echo",
+                     "--cases", "accept.econnaborted.continues", "--jobs", "1")
+    assert r.returncode == 0, r.stdout + r.stderr

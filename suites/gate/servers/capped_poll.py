@@ -13,10 +13,14 @@ p = argparse.ArgumentParser()
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--cap", type=int, default=64)
 p.add_argument("--mode", choices=["queue", "shed"], default="queue")
+p.add_argument("--defer-accept", action="store_true", help="TCP_DEFER_ACCEPT (apache2's default): a connection "
+               "is accepted only once its first bytes arrived")
 a = p.parse_args()
 
 lsock = socket.socket()
 lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+if a.defer_accept:
+    lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 30)
 lsock.bind(("127.0.0.1", a.port))
 lsock.listen(4096)
 lsock.setblocking(False)
@@ -32,6 +36,8 @@ while True:
                     c, _ = lsock.accept()
                 except BlockingIOError:
                     break
+                except (ConnectionAbortedError, InterruptedError):
+                    continue  # accept(2): a connection aborted while queued; try the next
                 if len(conns) >= a.cap:
                     c.close()  # shed mode only reaches here
                     continue
