@@ -70,3 +70,27 @@ def test_inference_from_records_alone():
     forked = [{"pid": 1, "tid": 1, "call": "accept", "fd": 3, "ret": 4, "conn": 1, "nonblock": 0},
               {"pid": 2, "tid": 2, "call": "recv", "fd": 4, "conn": 1, "req": 100, "ret": 3}]
     assert detect.infer(forked).profile == detectable(models.model("fork").profile)
+
+
+def test_hybrid_server_is_described_as_seen():
+    """Regression: apache2 mpm_event (an epoll event thread per process, worker
+    threads doing the IO, several processes) was printed as "completion-based,
+    worker threads". The description now says what the trace showed."""
+    recs = []
+    for pid in (10, 20):
+        ev_tid, workers = pid, (pid + 1, pid + 2)
+        recs.append({"pid": pid, "tid": ev_tid, "call": "epoll_ctl", "fd": 3, "conn": 0, "op": "ADD",
+                     "flags": "EPOLLIN", "ret": 0})
+        recs.append({"pid": pid, "tid": ev_tid, "call": "epoll_wait", "fd": 9, "ret": 1, "events": [[3, "EPOLLIN"]]})
+        for k, w in enumerate(workers):
+            conn = pid + k
+            recs.append({"pid": pid, "tid": ev_tid, "call": "accept4", "fd": 3, "ret": 12 + k, "conn": conn,
+                         "nonblock": 1})
+            recs.append({"pid": pid, "tid": w, "call": "read", "fd": 12 + k, "conn": conn, "req": 8000, "ret": 80})
+            recs.append({"pid": pid, "tid": ev_tid, "call": "epoll_ctl", "fd": 12 + k, "conn": conn, "op": "ADD",
+                         "flags": "EPOLLIN|EPOLLRDHUP", "ret": 0})
+    found = detect.infer(recs)
+    text = found.describe()
+    assert "completion-based" not in text, text
+    assert "epoll(7)" in text and "level-triggered registrations" in text and "worker threads" in text
+    assert "2 processes" in text and "4 threads" in text
