@@ -93,4 +93,4 @@ def test_hybrid_server_is_described_as_seen():
     text = found.describe()
     assert "completion-based" not in text, text
     assert "epoll(7)" in text and "level-triggered registrations" in text and "worker threads" in text
-    assert "2 processes" in text and "4 threads" in text
+    assert "2 processes" in text and "4 worker threads" in text
