@@ -374,9 +374,11 @@ CASES = [
         applies_text="every model (a busy-poll server spins by design: N/A)",
         plan="",
         script=s.emfile_no_spin,
-        oracle="with RLIMIT_NOFILE 32 and 40 clients connecting, the server uses under 20% of a core; "
-               "after 20 clients leave, a new client is served",
-        accepted="reserve-fd trick, disabling the listener for a while, a back-off, a connection cap",
+        oracle="with RLIMIT_NOFILE 32 and 40 clients connecting (each sending first when the protocol has no "
+               "greeting), once accept() fails with EMFILE (else N/A): the server uses under 20% of a core and "
+               "retries accept() at most 100 times a second; after the clients leave, a new client is served "
+               "(a second try allowed)",
+        accepted="reserve-fd trick, disabling the listener for a while, a back-off",
         teaching=Teaching(
             bug="accept() fails with EMFILE, the loop goes back to wait, the listener is still readable.",
             symptom="100% CPU (often a log line per iteration) exactly when the server is busiest.",
@@ -436,8 +438,12 @@ CASES = [
                      "is asked for what it states)",
         plan="",
         script=s.many_clients,
-        oracle="1,100 clients (select: 1,000) connect and each gets its reply",
-        accepted="any scheduling, as long as every client is served",
+        oracle="1,100 clients (select: 1,000) connect at once and each sends a request: no crash, no wrong "
+               "reply, no client dropped after the server began to answer it; clients it queues or refuses "
+               "(closed before any reply byte) come again as the served ones leave and must all be served",
+        accepted="any scheduling; back-pressure at a cap: leaving clients in the backlog, or closing them "
+                 "before answering anything (nginx's worker_connections, a fixed poll table that stops "
+                 "accepting)",
         teaching=Teaching(
             bug="a fixed-size connection table (or fd_set) indexed by fd: connections beyond it are dropped "
                 "or corrupt memory.",
@@ -476,7 +482,9 @@ CASES = [
         plan="wait.spurious:every=2,fd=conn",
         script=s.accepted_nonblocking,
         oracle="a busy client is served while an idle connection is reported ready; and in the trace every "
-               "accepted fd is O_NONBLOCK before its first read",
+               "accepted fd read by a thread that waits for readiness is O_NONBLOCK before that read (a worker "
+               "thread or forked child reading blocking is correct); a blocking read after a readiness report "
+               "hangs only under a spurious report, so that alone is a WARN",
         accepted="accept4(..., SOCK_NONBLOCK) or fcntl(F_SETFL, O_NONBLOCK) or ioctl(FIONBIO)",
         teaching=Teaching(
             bug="flags assumed inherited from the listener (a BSD habit).",
@@ -624,7 +632,7 @@ CASES = [
         plan="",
         script=s.slowloris_others_served,
         oracle="8 clients start a request and never finish it; a normal client's 5 replies each come "
-               "within 2 s",
+               "while they stall (within the reply timeout, stretched on a loaded machine)",
         accepted="normal latency for others; optional timeouts for the slow clients",
         teaching=Teaching(
             bug="a read loop that blocks until a whole request arrived, in a single-threaded server.",
