@@ -70,3 +70,21 @@ def test_no_fault_fired_is_na_even_when_the_script_failed():
     res = run_case(case, target)
     assert res.verdict == Verdict.NA, res.message
     assert "not injectable" in res.message and "the script's oracle said no" in res.message
+
+
+def test_blocking_reads_count_only_in_readiness_threads():
+    """Regression: accept.nonblock-set-explicitly judged every accepted socket,
+    so a worker thread or a forked child reading its own connection blocking
+    (correct: it waits for nothing else) was a FAIL."""
+    import case_scripts
+    loop = [{"pid": 1, "tid": 1, "call": "epoll_wait", "ret": 1},
+            {"pid": 1, "tid": 1, "call": "accept4", "ret": 7, "conn": 1, "nonblock": 0}]
+    worker_reads = loop + [{"pid": 1, "tid": 2, "call": "recv", "fd": 7, "conn": 1, "ret": 5}]
+    assert case_scripts.blocking_accepted(worker_reads) == []
+    child_reads = loop + [{"pid": 2, "tid": 2, "call": "read", "fd": 7, "conn": 1, "ret": 5}]
+    assert case_scripts.blocking_accepted(child_reads) == []
+    loop_reads = loop + [{"pid": 1, "tid": 1, "call": "recv", "fd": 7, "conn": 1, "ret": 5}]
+    assert case_scripts.blocking_accepted(loop_reads) == ["fd 7 (connection 1) read while blocking"]
+    fionbio = loop + [{"pid": 1, "tid": 1, "call": "ioctl", "fd": 7, "cmd": "FIONBIO", "arg": 1},
+                      {"pid": 1, "tid": 1, "call": "recv", "fd": 7, "conn": 1, "ret": 5}]
+    assert case_scripts.blocking_accepted(fionbio) == []
