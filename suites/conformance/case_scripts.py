@@ -422,7 +422,10 @@ def sigpipe_ignored(ctx):
     rng = random.Random(ctx.seed)
     c1 = ctx.client("client 1", may_be_reset=True)
     if c1:
-        c1.send_maybe(ctx.request(rng, 6))  # the server's first send to it gets EPIPE (+ SIGPIPE)
+        if not ctx.greeting():  # the first send to it is the reply, else the greeting
+            c1.send_maybe(ctx.request(rng, 6))  # the server's first send to it gets EPIPE (+ SIGPIPE)
+        # With a greeting nothing is sent: bytes that reach the shut-down socket before the greeting's
+        # send() make the kernel answer RST, and send() then fails with ECONNRESET, without SIGPIPE.
         c1.reply_or_end("client 1: whatever arrives before the shim shut its connection down")
     c2 = ctx.client("client 2")
     c2.greet()

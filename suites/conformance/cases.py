@@ -165,6 +165,7 @@ CASES = [
         oracle="the shim really resets connection 1 at its 2nd recv() (ECONNRESET, the peer sees "
                "RST): client 1 sees the end, client 2 is then served, fds back to baseline",
         accepted="close the connection at once; logging is optional",
+        needs_fault=True,
         teaching=Teaching(
             bug="recv() errors other than EAGAIN/EINTR exit the server, or are ignored and the fd "
                 "is kept.",
@@ -399,6 +400,7 @@ CASES = [
         oracle="the first connection is accepted and aborted by the shim (its client sees RST); the next "
                "client is served",
         accepted="log at most, then accept again",
+        needs_fault=True,
         teaching=Teaching(
             bug="any accept error is fatal: the accept thread or the server exits, or the listener is closed.",
             symptom="the server silently stops accepting after one client gives up while queued.",
@@ -525,6 +527,7 @@ CASES = [
         oracle="the server's first send() to connection 1 gets EPIPE with a real SIGPIPE; the server lives "
                "and serves client 2",
         accepted="SIGPIPE ignored or blocked, or MSG_NOSIGNAL on every send (write/writev cannot pass it)",
+        needs_fault=True,
         teaching=Teaching(
             bug="the default SIGPIPE disposition left in place.",
             symptom="the server dies (signal 13) the moment a client disappears while a reply is being written.",
@@ -543,6 +546,7 @@ CASES = [
         oracle="after send() fails with EPIPE on connection 1: client 2 served, the fd count back at "
                "baseline, the idle server under 5% of a core",
         accepted="discard the output queue, close the fd, free the state",
+        needs_fault=True,
         teaching=Teaching(
             bug="EPIPE treated like EAGAIN: write interest stays armed, or the send is retried forever.",
             symptom="a spinning core and a leaked fd per client that vanished mid-reply.",
@@ -597,6 +601,7 @@ CASES = [
         oracle="12 connections ended by reset, EOF, EPIPE, an aborted accept and orderly close: the fd "
                "count returns to baseline",
         accepted="close at once or after flushing; any order",
+        needs_fault=True,
         teaching=Teaching(
             bug="an error path that returns without close(), or shutdown() without close().",
             symptom="the fd count climbs with every failed connection until accept() says EMFILE.",
@@ -687,6 +692,7 @@ CASES = [
         script=s.async_partial,
         oracle="a 64 KiB request, reads of at most 5 and writes of at most 3 bytes: the reply is exact",
         accepted="submit the next read; resubmit the rest of a write at the offset",
+        needs_fault=True,
         teaching=Teaching(
             bug="aio_return is assumed equal to aio_nbytes.",
             symptom="replies lose their tail, or the short count is treated as an error.",
@@ -707,6 +713,7 @@ CASES = [
         oracle="connection 1's 2nd read completes with 0, connection 2's with ECONNRESET: both closed, "
                "client 3 served, fd count back at baseline",
         accepted="cancel or finish the connection's other requests before freeing its buffers, then close",
+        needs_fault=True,
         teaching=Teaching(
             bug="0 treated as 'retry' (a resubmit loop), or a buffer freed under an in-flight request.",
             symptom="a spinning server or a use-after-free when a client disconnects.",
@@ -724,6 +731,7 @@ CASES = [
         script=s.async_partial,
         oracle="a 64 KiB request read 1 byte per recv SQE: the reply is exact",
         accepted="process res bytes and submit the next recv",
+        needs_fault=True,
         teaching=Teaching(
             bug="the whole buffer is used regardless of res, or offsets advance by the requested length.",
             symptom="garbage or missing bytes whenever the network delivers less than a buffer.",
@@ -742,6 +750,7 @@ CASES = [
         script=s.async_partial,
         oracle="a 64 KiB reply sent 7 bytes per send SQE comes back exact",
         accepted="submit buf+res, len-res before any later send of that connection",
+        needs_fault=True,
         teaching=Teaching(
             bug="the remainder of a short send is never sent, or a second send races the first.",
             symptom="truncated or interleaved replies under load.",
@@ -761,6 +770,7 @@ CASES = [
         oracle="connection 1's 2nd recv completes with 0, connection 2's with -ECONNRESET: both closed, "
                "client 3 served, fd count back at baseline",
         accepted="cancel the connection's other requests, wait for their CQEs, close",
+        needs_fault=True,
         teaching=Teaching(
             bug="any negative res aborts the whole ring loop; buffers freed while a request still owns them.",
             symptom="one client's reset takes down the server, or corrupts another connection's buffer.",

@@ -4,7 +4,8 @@ or the case (or the shim) is."""
 import pytest
 
 from iogate import catalogue, models
-from iogate.runner import Target, describe_failure, run_case
+from iogate.outcome import describe
+from iogate.runner import Target, run_case
 from iogate.verdicts import Verdict
 
 CELLS = [(m, c) for m in models.MODELS for c in catalogue.load()]
@@ -16,4 +17,4 @@ def test_reference_server_passes(model, case, tmp_path):
     result = run_case(case, target, keep_dir=str(tmp_path))  # pytest cleans its tmp dirs
     if result.verdict == Verdict.NA:
         pytest.skip(result.message)
-    assert result.verdict == Verdict.PASS, describe_failure(result, case, target)
+    assert result.verdict == Verdict.PASS, describe(result, case)

@@ -37,7 +37,7 @@ def test_report_json_holds_each_cell_with_its_evidence(gated):
     out, _ = gated
     rep = json.loads((out / "report.json").read_text())
     assert rep["format"] == "iogate-report" and rep["exit_code"] == 1
-    assert rep["counts"] == {"PASS": 1, "FAIL": 1, "N/A": 1, "ERROR": 0}
+    assert rep["counts"] == {"PASS": 1, "WARN": 0, "FAIL": 1, "ERROR": 0, "N/A": 1}
     cells = {r["case"]: r for r in rep["results"]}
     fail = cells["recv.eagain.keeps-connection"]
     assert fail["verdict"] == "FAIL" and fail["plan"] == "recv.eagain:every=2;seed=1" and fail["seed"] == 1

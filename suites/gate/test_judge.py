@@ -64,7 +64,7 @@ def test_no_fault_fired_is_na_even_when_the_script_failed():
     (tcpserver + cat: `cat` reads fd 0, which no accept() of its process
     numbered). The io_uring server makes no recv() call, so a recv plan
     cannot reach it."""
-    case = dataclasses.replace(catalogue.find("recv.error.closes"), plan="recv.reset:conn=1",
+    case = dataclasses.replace(catalogue.find("recv.error.closes"), plan="recv.reset:conn=1", needs_fault=True,
                                script=_failing_after_one_reply)
     target = Target("io_uring", str(gatehelp.binary("io_uring")) + " --port 0", None)
     res = run_case(case, target)
@@ -88,3 +88,14 @@ def test_blocking_reads_count_only_in_readiness_threads():
     fionbio = loop + [{"pid": 1, "tid": 1, "call": "ioctl", "fd": 7, "cmd": "FIONBIO", "arg": 1},
                       {"pid": 1, "tid": 1, "call": "recv", "fd": 7, "conn": 1, "ret": 5}]
     assert case_scripts.blocking_accepted(fionbio) == []
+
+
+@pytest.mark.skipif(not gatehelp.have("io_uring"), reason="io_uring reference server not built")
+def test_no_fault_fired_failure_of_plain_traffic_stands_when_the_oracle_needs_no_fault():
+    """An edge-triggered server that never drains makes one recv() per event,
+    so `recv.eagain:every=2` never fires: its stall is still its bug."""
+    case = dataclasses.replace(catalogue.find("et.read.drains-until-eagain"), plan="recv.reset:conn=1",
+                               script=_failing_after_one_reply, needs_fault=False)
+    target = Target("io_uring", str(gatehelp.binary("io_uring")) + " --port 0", None)
+    res = run_case(case, target)
+    assert res.verdict == Verdict.FAIL and "plain traffic" in res.message, res.message

@@ -4,7 +4,8 @@ only a robustness fault shows), and the verdict carries that case's teaching."""
 import pytest
 
 from iogate import catalogue, models
-from iogate.runner import Target, describe_failure, run_case
+from iogate.outcome import describe
+from iogate.runner import Target, run_case
 from iogate.verdicts import Verdict
 
 
@@ -30,7 +31,7 @@ def test_mutant_fails_its_case(mutant, tmp_path):
     assert result.verdict == Verdict(mutant.expect), (
         f"mutant {mutant.name} ({mutant.bug}) was not caught by {case.id}: "
         f"{result.verdict.value} {result.message}")
-    report = describe_failure(result, case, target)
+    report = describe(result, case)
     for text in (case.teaching.bug, case.teaching.symptom, case.teaching.fix, case.requirement.quote):
         assert text in report  # the failure teaches: the bug, the symptom, the fix, the rule
 
