@@ -4,6 +4,7 @@ in one chosen way, each legal behaviour of RFC 9112 a real server shows.
 
     http_quirks.py --port N [--keepalive-max N] [--http10] [--unframed]
                    [--truncated none|400|408|200] [--no-linger]
+                   [--drop-after N] [--cut-at N]
 
 * every GET (request head up to CRLF CRLF, no body) gets one response;
   pipelined requests are answered in order.
@@ -19,6 +20,9 @@ in one chosen way, each legal behaviour of RFC 9112 a real server shows.
   answer it with status S (400, or 408 without Content-Length: its body runs
   to the close), then close. 200 is the bug: a truncated request answered as
   if it were complete. none (the default): just close.
+* the bugs the adapter must still catch: --drop-after N closes after
+  response N without announcing it; --cut-at N sends only half of
+  response N, then closes.
 * closing: shutdown(SHUT_WR), then read and discard until the client's EOF
   (lingering close, as nginx and apache do) unless --no-linger.
 
@@ -26,7 +30,9 @@ Thread per connection, blocking sockets, binds 127.0.0.1.
 """
 import argparse
 import socket
+import struct
 import threading
+import time
 
 BODY = b"hello from http_quirks\n"
 
@@ -52,8 +58,8 @@ def truncated_response(status):
 def finish(args, conn):
     try:
         conn.shutdown(socket.SHUT_WR)
-        if not args.no_linger:
-            conn.settimeout(5)
+        if not args.no_linger:  # a kernel timeout: the socket stays blocking (no poll() per connection)
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 5, 0))
             while conn.recv(65536):
                 pass
     except OSError:
@@ -72,8 +78,12 @@ def serve(args, conn):
                 del buf[:end + 4]
                 answered += 1
                 close = bool(limit) and answered >= limit
-                conn.sendall(response(args, close))
-                if close:
+                out = response(args, close)
+                if answered == args.cut_at:
+                    conn.sendall(out[:len(out) - 5])
+                    break
+                conn.sendall(out)
+                if close or answered == args.drop_after:
                     break
                 continue
             data = conn.recv(65536)
@@ -96,6 +106,8 @@ def main():
     p.add_argument("--unframed", action="store_true")
     p.add_argument("--truncated", choices=["none", "400", "408", "200"], default="none")
     p.add_argument("--no-linger", action="store_true")
+    p.add_argument("--drop-after", type=int, default=0)
+    p.add_argument("--cut-at", type=int, default=0)
     args = p.parse_args()
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -105,7 +117,8 @@ def main():
     while True:
         try:
             conn, _ = ls.accept()
-        except OSError:
+        except OSError:  # EMFILE and the like: wait for a descriptor to be freed, do not spin
+            time.sleep(0.05)
             continue
         threading.Thread(target=serve, args=(args, conn), daemon=True).start()
 
