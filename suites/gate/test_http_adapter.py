@@ -18,6 +18,7 @@ import os
 import random
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -244,35 +245,45 @@ def test_an_end_in_the_middle_of_a_response_is_still_a_failure(quirks):
         c.ask(b"".join(requests(3)))
 
 
-def early_eof(port):
-    """What peer.early-eof.mid-frame.cleans-up does, through shutdown_write()."""
+def early_eof(port, raw=False):
+    """What peer.early-eof.mid-frame.cleans-up does, through shutdown_write()
+    (raw: sock.shutdown() behind the client's back, as case scripts did)."""
     c = Client(port, protocol="http")
     c.ask(requests(1)[0])
     req = requests(1, seed=9)[0]
     c.send(req[:len(req) // 2])
-    c.shutdown_write()
+    if raw:
+        c.sock.shutdown(socket.SHUT_WR)
+    else:
+        c.shutdown_write()
     c.read_owed("the replies owed for the bytes before the EOF")
     end = c.expect_end("the end of the connection after an EOF mid-request")
     c.close()
     return end, c.model.extra_status
 
 
+@pytest.mark.parametrize("raw", [False, True])
 @pytest.mark.parametrize("args,status", [([], None), (["--truncated", "400"], 400), (["--truncated", "408"], 408),
                                          (["--keepalive-max", "1", "--truncated", "400"], 400)])
-def test_an_incomplete_request_answered_with_an_error_then_the_end(quirks, args, status):
-    assert early_eof(quirks(*args).port) == ("EOF", status)
+def test_an_incomplete_request_answered_with_an_error_then_the_end(quirks, args, status, raw):
+    assert early_eof(quirks(*args).port, raw) == ("EOF", status)
 
 
-def test_an_incomplete_request_answered_with_200_fails(quirks):
+@pytest.mark.parametrize("raw", [False, True])
+def test_an_incomplete_request_answered_with_200_fails(quirks, raw):
     with pytest.raises(CaseFailed, match="status 200"):
-        early_eof(quirks("--truncated", "200").port)
+        early_eof(quirks("--truncated", "200").port, raw)
 
 
-def test_a_half_close_is_done_again_on_a_new_connection(quirks):
+@pytest.mark.parametrize("raw", [False, True])
+def test_a_half_close_is_done_again_on_a_new_connection(quirks, raw):
     srv = quirks("--keepalive-max", "1")
     c = Client(srv.port, protocol="http")
     c.send(b"".join(requests(2)))
-    c.shutdown_write()
+    if raw:
+        c.sock.shutdown(socket.SHUT_WR)
+    else:
+        c.shutdown_write()
     c.read_owed("the replies owed for what was sent before the FIN")
     assert c.reconnects == 1 and c.expect_end() == "EOF"
     c.close()
