@@ -5,12 +5,17 @@
 //   wait.spurious a registered, not ready fd reported ready (V6, V7); the wait
 //                 then does not block (timeout 0) so the report is immediate
 //   readiness debt (epoll): owed events merged in without sleeping (V3)
+// Whenever the shim made the real call with timeout 0 and then had nothing to
+// report, the wait goes on with what is left of the caller's own timeout
+// (forever stays forever): the kernel never returns 0 from an infinite wait,
+// nor before a finite timeout expired.
 // Wait rules count calls per epoll instance (epoll) or per process
 // (select/poll): conn=K and fd=listen|conn choose the fd made ready.
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <time.h>
 
 #include <atomic>
 #include <cerrno>
@@ -60,15 +65,76 @@ Decision wait_decision(uint64_t idx, bool epoll) {
   return decide(CallClass::wait, Op::any, 0, idx, g_wait_fired, wait_state, &ctx);
 }
 
+// The caller's timeout, kept from the entry of the wrapper so that a wait the
+// shim first made with timeout 0 can go on for exactly the time that is left.
+class WaitClock {
+ public:
+  static constexpr long long kForever = -1;
+  explicit WaitClock(long long timeout_ns) : timeout_ns_(timeout_ns) {
+    if (timeout_ns_ > 0) clock_gettime(CLOCK_MONOTONIC, &start_);
+  }
+  // kForever, 0 (the caller's time is up) or the nanoseconds left.
+  long long left_ns() const {
+    if (timeout_ns_ <= 0) return timeout_ns_;
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const long long spent = (now.tv_sec - start_.tv_sec) * 1000000000LL + (now.tv_nsec - start_.tv_nsec);
+    return spent >= timeout_ns_ ? 0 : timeout_ns_ - spent;
+  }
+
+ private:
+  long long timeout_ns_;
+  timespec start_{};
+};
+
+constexpr const char* kNoIdle = "no registered fd was idle: nothing reported";
+constexpr const char* kNoIdleWaitedOn =
+    "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
+constexpr const char* kWaitedOn = "nothing to report: the wait went on with the caller's timeout";
+
+long long ms_to_ns(long long ms) { return ms < 0 ? WaitClock::kForever : ms * 1000000LL; }
+long long ts_to_ns(const struct timespec* ts) {
+  return ts ? ts->tv_sec * 1000000000LL + ts->tv_nsec : WaitClock::kForever;
+}
+long long tv_to_ns(const struct timeval* tv) {
+  return tv ? tv->tv_sec * 1000000000LL + tv->tv_usec * 1000LL : WaitClock::kForever;
+}
+// Rounded up: a wait never ends before the caller's time is up.
+int ns_to_ms(long long ns) {
+  if (ns < 0) return -1;
+  const long long ms = (ns + 999999) / 1000000;
+  return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+}
+struct timespec ns_to_ts(long long ns) { return timespec{static_cast<time_t>(ns / 1000000000LL), ns % 1000000000LL}; }
+struct timeval ns_to_tv(long long ns) {
+  const long long us = (ns + 999) / 1000;
+  return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
+}
+
 const char* fault_text(const Decision& d) {
   return d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr;
 }
 
-// real(bool no_wait): the real wait, with a zero timeout when no_wait.
-template <typename Real>
-int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents, long long timeout_ms, Real&& real) {
+// After a zero-timeout real call that had nothing to report: the rest of the
+// caller's wait (nothing if its time is up).
+template <typename Rest>
+int go_on(const WaitClock& clock, Decision& d, int& err, Rest&& rest) {
+  const long long left = clock.left_ns();
+  if (left == 0) return 0;
+  d.note = d.note == kNoIdle ? kNoIdleWaitedOn : d.note ? d.note : kWaitedOn;
+  const int n = rest(left);
+  err = n < 0 ? errno : 0;
+  return n;
+}
+
+// real(bool no_wait): the real wait, with a zero timeout when no_wait;
+// rest(ns): the real wait for ns nanoseconds (WaitClock::kForever: no limit).
+template <typename Real, typename Rest>
+int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents, long long timeout_ms,
+                 long long timeout_ns, Real&& real, Rest&& rest) {
   if (!shim_active()) return real(false);
   Guard guard;
+  const WaitClock clock(timeout_ns);
   Decision d;
   uint64_t idx = 0;
   if (class_has_rules(CallClass::wait)) {
@@ -88,8 +154,9 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
     if (n >= 0 && spurious) {
       const uint64_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx);
       n = ep_spurious(epfd, events, n, maxevents, pick, eligible, const_cast<Rule*>(d.rule), ready_now, &spurious_fd);
-      if (spurious_fd < 0) d.note = "no registered fd was idle: nothing reported";
+      if (spurious_fd < 0) d.note = kNoIdle;
     }
+    if (n == 0 && (owed || spurious)) n = go_on(clock, d, err, rest);
   }
   StopSignalsHeld held;
   if (trace_on()) {
@@ -101,7 +168,8 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
         t.array_item_pair(ep_fd_of(epfd, events[i].data.u64), epoll_flag_names(events[i].events).c_str());
       t.close_array();
     }
-    t.num("synthetic", paid).str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
+    const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
+    t.num("synthetic", paid).str("fault", faulted ? fault_text(d) : nullptr);
     if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
     if (d.note) t.str("note", d.note);
     t.emit();
@@ -123,7 +191,7 @@ void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err
       if (ready(i, &fd, &what, ctx)) t.array_item_pair(fd, what);
     t.close_array();
   }
-  t.str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
+  t.str("fault", spurious_fd >= 0 || d.out.action == Action::interrupt ? fault_text(d) : nullptr);
   if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
   if (d.note) t.str("note", d.note);
   t.emit();
@@ -149,10 +217,12 @@ bool set_ready(int fd, int* fd_out, const char** what, void* p) {
   return r || w || e;
 }
 
-template <typename Real>
-int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms, Real&& real) {
+template <typename Real, typename Rest>
+int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms,
+                  long long timeout_ns, Real&& real, Rest&& rest) {
   if (!shim_active()) return real(false);
   Guard guard;
+  const WaitClock clock(timeout_ns);
   uint64_t idx = 0;
   Decision d = scan_decision(&idx);
   int n, err = 0, spurious_fd = -1;
@@ -161,8 +231,12 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
     err = EINTR;
   } else {
     const bool spurious = d.out.action == Action::spurious && rd;
-    fd_set asked;
-    if (spurious) asked = *rd;
+    fd_set asked, asked_wr, asked_ex;  // the caller's sets, for a wait that goes on
+    if (spurious) {
+      asked = *rd;
+      if (wr) asked_wr = *wr;
+      if (ex) asked_ex = *ex;
+    }
     n = real(spurious);
     err = n < 0 ? errno : 0;
     if (n >= 0 && spurious) {
@@ -175,8 +249,14 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
         FD_SET(spurious_fd, rd);
         ++n;
       } else {
-        d.note = "no registered fd was idle: nothing reported";
+        d.note = kNoIdle;
       }
+    }
+    if (n == 0 && spurious) {
+      *rd = asked;
+      if (wr) *wr = asked_wr;
+      if (ex) *ex = asked_ex;
+      n = go_on(clock, d, err, rest);
     }
   }
   StopSignalsHeld held;
@@ -200,10 +280,12 @@ bool poll_ready(int i, int* fd_out, const char** what, void* p) {
   return true;
 }
 
-template <typename Real>
-int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms, Real&& real) {
+template <typename Real, typename Rest>
+int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms, long long timeout_ns, Real&& real,
+                Rest&& rest) {
   if (!shim_active()) return real(false);
   Guard guard;
+  const WaitClock clock(timeout_ns);
   uint64_t idx = 0;
   Decision d = scan_decision(&idx);
   int n, err = 0, spurious_fd = -1;
@@ -231,9 +313,10 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
             break;
           }
       } else {
-        d.note = "no registered fd was idle: nothing reported";
+        d.note = kNoIdle;
       }
     }
+    if (n == 0 && spurious) n = go_on(clock, d, err, rest);
   }
   StopSignalsHeld held;
   Polls p{fds, nfds};
@@ -276,50 +359,78 @@ IOGATE_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
 }
 
 IOGATE_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
-  return epoll_common("epoll_wait", epfd, events, maxevents, timeout, [&](bool now) {
-    return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, now ? 0 : timeout);
-  });
+  return epoll_common(
+      "epoll_wait", epfd, events, maxevents, timeout, ms_to_ns(timeout),
+      [&](bool now) { return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, now ? 0 : timeout); },
+      [&](long long ns) { return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, ns_to_ms(ns)); });
 }
 
 IOGATE_EXPORT int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* ss) {
-  return epoll_common("epoll_pwait", epfd, events, maxevents, timeout, [&](bool now) {
-    return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, now ? 0 : timeout, ss);
-  });
+  return epoll_common(
+      "epoll_pwait", epfd, events, maxevents, timeout, ms_to_ns(timeout),
+      [&](bool now) { return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, now ? 0 : timeout, ss); },
+      [&](long long ns) { return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, ns_to_ms(ns), ss); });
 }
 
 IOGATE_EXPORT int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
                                const sigset_t* ss) {
-  return epoll_common("epoll_pwait2", epfd, events, maxevents, ts_ms(timeout), [&](bool now) {
-    const struct timespec zero{0, 0};
-    return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, now ? &zero : timeout, ss);
-  });
+  return epoll_common(
+      "epoll_pwait2", epfd, events, maxevents, ts_ms(timeout), ts_to_ns(timeout),
+      [&](bool now) {
+        const struct timespec zero{0, 0};
+        return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, now ? &zero : timeout, ss);
+      },
+      [&](long long ns) {
+        const struct timespec left = ns_to_ts(ns);
+        return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, ns < 0 ? nullptr : &left, ss);
+      });
 }
 
 IOGATE_EXPORT int select(int nfds, fd_set* __restrict rd, fd_set* __restrict wr, fd_set* __restrict ex,
                          struct timeval* __restrict tv) {
-  return select_common("select", nfds, rd, wr, ex, tv_ms(tv), [&](bool now) {
-    struct timeval zero{0, 0};
-    return IOGATE_REAL(select)(nfds, rd, wr, ex, now ? &zero : tv);
-  });
+  return select_common(
+      "select", nfds, rd, wr, ex, tv_ms(tv), tv_to_ns(tv),
+      [&](bool now) {
+        struct timeval zero{0, 0};
+        return IOGATE_REAL(select)(nfds, rd, wr, ex, now ? &zero : tv);
+      },
+      [&](long long ns) {
+        if (ns < 0) return IOGATE_REAL(select)(nfds, rd, wr, ex, nullptr);
+        *tv = ns_to_tv(ns);  // Linux leaves the time not slept in *tv: so does this call
+        return IOGATE_REAL(select)(nfds, rd, wr, ex, tv);
+      });
 }
 
 IOGATE_EXPORT int pselect(int nfds, fd_set* __restrict rd, fd_set* __restrict wr, fd_set* __restrict ex,
                           const struct timespec* __restrict ts, const sigset_t* __restrict ss) {
-  return select_common("pselect", nfds, rd, wr, ex, ts_ms(ts), [&](bool now) {
-    const struct timespec zero{0, 0};
-    return IOGATE_REAL(pselect)(nfds, rd, wr, ex, now ? &zero : ts, ss);
-  });
+  return select_common(
+      "pselect", nfds, rd, wr, ex, ts_ms(ts), ts_to_ns(ts),
+      [&](bool now) {
+        const struct timespec zero{0, 0};
+        return IOGATE_REAL(pselect)(nfds, rd, wr, ex, now ? &zero : ts, ss);
+      },
+      [&](long long ns) {
+        const struct timespec left = ns_to_ts(ns);
+        return IOGATE_REAL(pselect)(nfds, rd, wr, ex, ns < 0 ? nullptr : &left, ss);
+      });
 }
 
 IOGATE_EXPORT int poll(struct pollfd* fds, nfds_t nfds, int timeout) {
-  return poll_common("poll", fds, nfds, timeout, [&](bool now) {
-    return IOGATE_REAL(poll)(fds, nfds, now ? 0 : timeout);
-  });
+  return poll_common(
+      "poll", fds, nfds, timeout, ms_to_ns(timeout),
+      [&](bool now) { return IOGATE_REAL(poll)(fds, nfds, now ? 0 : timeout); },
+      [&](long long ns) { return IOGATE_REAL(poll)(fds, nfds, ns_to_ms(ns)); });
 }
 
 IOGATE_EXPORT int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* ts, const sigset_t* ss) {
-  return poll_common("ppoll", fds, nfds, ts_ms(ts), [&](bool now) {
-    const struct timespec zero{0, 0};
-    return IOGATE_REAL(ppoll)(fds, nfds, now ? &zero : ts, ss);
-  });
+  return poll_common(
+      "ppoll", fds, nfds, ts_ms(ts), ts_to_ns(ts),
+      [&](bool now) {
+        const struct timespec zero{0, 0};
+        return IOGATE_REAL(ppoll)(fds, nfds, now ? &zero : ts, ss);
+      },
+      [&](long long ns) {
+        const struct timespec left = ns_to_ts(ns);
+        return IOGATE_REAL(ppoll)(fds, nfds, ns < 0 ? nullptr : &left, ss);
+      });
 }
