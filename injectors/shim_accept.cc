@@ -236,10 +236,12 @@ IOGATE_EXPORT int ioctl(int fd, unsigned long req, ...) {
   va_end(ap);
   const int r = IOGATE_REAL(ioctl)(fd, req, arg);
   const int err = r < 0 ? errno : 0;
-  if (req == FIONBIO && arg && shim_active() && trace_on() && fd_known_stream(fd)) {
+  if (req == FIONBIO && arg && shim_active() && trace_on()) {
     Guard guard;
-    TraceLine("ioctl").num("fd", fd).num("conn", fd_conn(fd)).str("cmd", "FIONBIO")
-        .num("arg", *static_cast<int*>(arg)).num("ret", r).err(err).emit();
+    // classifies a socket not seen yet (CPython's setblocking right after accept), as fcntl does
+    if (stream_state(fd))
+      TraceLine("ioctl").num("fd", fd).num("conn", fd_conn(fd)).str("cmd", "FIONBIO")
+          .num("arg", *static_cast<int*>(arg)).num("ret", r).err(err).emit();
   }
   errno = err;
   return r;
