@@ -26,6 +26,7 @@
 #include "iovec.h"
 #include "real.h"
 #include "schedule.h"
+#include "shared.h"
 #include "signals.h"
 #include "trace.h"
 
@@ -83,6 +84,7 @@ __attribute__((constructor)) void iogate_load() {
     say("bad plan: " + err);
     _exit(2);
   }
+  shared_open();
   g_points = new std::vector<std::string>();
   fiu_init(0);
   for (const Rule& r : plan->rules) {
@@ -93,7 +95,9 @@ __attribute__((constructor)) void iogate_load() {
   g_plan = plan;
   pthread_atfork(nullptr, nullptr, after_fork_child);
   start_fiu_control();
-  if (trace_on()) TraceLine("plan").str("plan", text ? text : "").num("seed", static_cast<long long>(plan->seed)).emit();
+  if (trace_on())
+    TraceLine("plan").str("plan", text ? text : "").num("seed", static_cast<long long>(plan->seed))
+        .str("shared", shared_where()).emit();
   g_ready.store(true, std::memory_order_release);
 }
 

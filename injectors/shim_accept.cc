@@ -74,10 +74,7 @@ int accept_common(const char* name, int lfd, Real&& real) {
   }
   StopSignalsHeld held;
   uint32_t conn = 0;
-  if (r >= 0) {
-    conn = next_conn_ordinal();
-    fd_reset(r, FdKind::unknown, conn);  // classified (TCP or not) on first use
-  }
+  if (r >= 0) conn = fd_accepted(r);
   if (trace_on()) {
     TraceLine t(name);
     t.num("fd", lfd).num("ret", r).err(err).num("conn", conn);
