@@ -80,6 +80,7 @@ int accept_common(const char* name, int lfd, Real&& real) {
     t.num("fd", lfd).num("ret", r).err(err).num("conn", conn);
     if (r >= 0) t.num("nonblock", fd_nonblocking(r, 0) ? 1 : 0);  // SOCK_NONBLOCK, for model detection
     t.str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
+    if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
     if (d.note) t.str("note", d.note);
     t.emit();
   }

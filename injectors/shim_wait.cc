@@ -10,7 +10,9 @@
 // (forever stays forever): the kernel never returns 0 from an infinite wait,
 // nor before a finite timeout expired.
 // Wait rules count calls per epoll instance (epoll) or per process
-// (select/poll): conn=K and fd=listen|conn choose the fd made ready.
+// (select/poll): conn=K and fd=listen|conn choose the fd made ready. A
+// spurious report of a blocking socket is a robustness fault (V6, V18): marked
+// in the trace, and under robust=off only kernel-possible fds are chosen.
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
@@ -35,14 +37,28 @@ namespace {
 std::atomic<uint32_t> g_wait_fired[kMaxRules];  // wait rules fire per process
 std::atomic<uint64_t> g_scan_waits{0};          // select/poll calls so far
 
+constexpr const char* kNoIdle = "no registered fd was idle: nothing reported";
+constexpr const char* kNoIdleWaitedOn =
+    "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
+constexpr const char* kWaitedOn = "nothing to report: the wait went on with the caller's timeout";
+
 struct WaitCtx {
   bool epoll;
+  bool no_sleep;  // timeout 0
 };
 
 CallState wait_state(const Rule& r, void* p) {
+  const auto* c = static_cast<WaitCtx*>(p);
   CallState st;
-  if (r.fault == Fault::eintr)  // signal(7): epoll waits also end with EINTR after SIGSTOP/SIGCONT
-    st.interruptible = static_cast<WaitCtx*>(p)->epoll || caught_signal_could_interrupt(true);
+  st.epoll = c->epoll;
+  st.no_sleep = c->no_sleep;
+  if (r.fault == Fault::eintr) {
+    // signal(7): select/poll need a caught signal (whatever its SA_RESTART);
+    // epoll waits also end with EINTR after SIGSTOP/SIGCONT, a robustness
+    // fault when nothing is caught (faults.def)
+    st.caught = caught_signal_could_interrupt(true);
+    st.interruptible = st.epoll || st.caught;
+  }
   return st;
 }
 
@@ -51,17 +67,47 @@ bool ready_now(int fd, uint32_t bit) {
   return IOGATE_REAL(poll)(&p, 1, 0) == 1 && p.revents != 0;
 }
 
-// The fd a spurious report may name: a TCP socket of the role and connection the rule asks for.
+// V6 and V18: reporting fd ready when it is not; nullptr if kernel-possible.
+const RobustRow* spurious_robustness(int fd) {
+  CallState st;
+  st.nonblocking = fd_nonblocking(fd, 0);
+  st.shared_listener = fd_role(fd) == FdRole::listen && g_forked.load(std::memory_order_relaxed);
+  return robustness(CallClass::wait, Action::spurious, st);
+}
+
+struct Pick {
+  const Rule* rule;
+  const char* dropped = nullptr;  // robust=off: why a candidate was left out
+};
+
+// The fd a spurious report may name: a TCP socket of the role and connection
+// the rule asks for (under robust=off: one the kernel could report, V18).
 bool eligible(int fd, void* p) {
-  const Rule& r = *static_cast<const Rule*>(p);
+  auto* pick = static_cast<Pick*>(p);
+  const Rule& r = *pick->rule;
   const FdRole role = fd_role(fd);
   if (role == FdRole::any) return false;
   if (r.fd != FdRole::any && r.fd != role) return false;
-  return r.conn == 0 || r.conn == fd_conn(fd);
+  if (r.conn != 0 && r.conn != fd_conn(fd)) return false;
+  if (!g_plan->robust)
+    if (const RobustRow* row = spurious_robustness(fd)) {
+      pick->dropped = row->off_note;
+      return false;
+    }
+  return true;
 }
 
-Decision wait_decision(uint64_t idx, bool epoll) {
-  WaitCtx ctx{epoll};
+// After the pick: the robustness mark of the fd reported, or why none was.
+void picked(Decision& d, const Pick& pick, int spurious_fd) {
+  if (spurious_fd >= 0) {
+    if (const RobustRow* row = spurious_robustness(spurious_fd)) d.out.robust = row->reason;
+  } else {
+    d.note = pick.dropped ? pick.dropped : kNoIdle;
+  }
+}
+
+Decision wait_decision(uint64_t idx, bool epoll, long long timeout_ns) {
+  WaitCtx ctx{epoll, timeout_ns == 0};
   return decide(CallClass::wait, Op::any, 0, idx, g_wait_fired, wait_state, &ctx);
 }
 
@@ -87,10 +133,6 @@ class WaitClock {
   timespec start_{};
 };
 
-constexpr const char* kNoIdle = "no registered fd was idle: nothing reported";
-constexpr const char* kNoIdleWaitedOn =
-    "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
-constexpr const char* kWaitedOn = "nothing to report: the wait went on with the caller's timeout";
 
 long long ms_to_ns(long long ms) { return ms < 0 ? WaitClock::kForever : ms * 1000000LL; }
 long long ts_to_ns(const struct timespec* ts) {
@@ -139,7 +181,7 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
   uint64_t idx = 0;
   if (class_has_rules(CallClass::wait)) {
     idx = ep_next_wait(epfd);
-    d = wait_decision(idx, true);
+    d = wait_decision(idx, true, timeout_ns);
   }
   int n, err = 0, paid = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
@@ -153,8 +195,9 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
     if (n >= 0 && owed) n = ep_pay(epfd, events, n, maxevents, &paid);
     if (n >= 0 && spurious) {
       const uint64_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx);
-      n = ep_spurious(epfd, events, n, maxevents, pick, eligible, const_cast<Rule*>(d.rule), ready_now, &spurious_fd);
-      if (spurious_fd < 0) d.note = kNoIdle;
+      Pick cand{d.rule};
+      n = ep_spurious(epfd, events, n, maxevents, pick, eligible, &cand, ready_now, &spurious_fd);
+      picked(d, cand, spurious_fd);
     }
     if (n == 0 && (owed || spurious)) n = go_on(clock, d, err, rest);
   }
@@ -170,6 +213,7 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
     }
     const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
     t.num("synthetic", paid).str("fault", faulted ? fault_text(d) : nullptr);
+    if (faulted && d.out.robust) t.str("robust", d.out.robust);
     if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
     if (d.note) t.str("note", d.note);
     t.emit();
@@ -191,17 +235,19 @@ void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err
       if (ready(i, &fd, &what, ctx)) t.array_item_pair(fd, what);
     t.close_array();
   }
-  t.str("fault", spurious_fd >= 0 || d.out.action == Action::interrupt ? fault_text(d) : nullptr);
+  const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
+  t.str("fault", faulted ? fault_text(d) : nullptr);
+  if (faulted && d.out.robust) t.str("robust", d.out.robust);
   if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
   if (d.note) t.str("note", d.note);
   t.emit();
 }
 
 // select/poll count their waits per process (they have no instance to count on).
-Decision scan_decision(uint64_t* idx) {
+Decision scan_decision(uint64_t* idx, long long timeout_ns) {
   if (!class_has_rules(CallClass::wait)) return Decision{};
   *idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
-  return wait_decision(*idx, false);
+  return wait_decision(*idx, false, timeout_ns);
 }
 
 struct Sets {
@@ -224,7 +270,7 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
   Guard guard;
   const WaitClock clock(timeout_ns);
   uint64_t idx = 0;
-  Decision d = scan_decision(&idx);
+  Decision d = scan_decision(&idx, timeout_ns);
   int n, err = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
     n = -1;
@@ -242,15 +288,15 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
     if (n >= 0 && spurious) {
       // Candidates: asked for reading, not reported (so not ready), eligible.
       int cands[FD_SETSIZE], k = 0;
+      Pick cand{d.rule};
       for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
-        if (FD_ISSET(fd, &asked) && !FD_ISSET(fd, rd) && eligible(fd, const_cast<Rule*>(d.rule))) cands[k++] = fd;
+        if (FD_ISSET(fd, &asked) && !FD_ISSET(fd, rd) && eligible(fd, &cand)) cands[k++] = fd;
       if (k > 0) {
         spurious_fd = cands[schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k];
         FD_SET(spurious_fd, rd);
         ++n;
-      } else {
-        d.note = kNoIdle;
       }
+      picked(d, cand, spurious_fd);
     }
     if (n == 0 && spurious) {
       *rd = asked;
@@ -287,7 +333,7 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
   Guard guard;
   const WaitClock clock(timeout_ns);
   uint64_t idx = 0;
-  Decision d = scan_decision(&idx);
+  Decision d = scan_decision(&idx, timeout_ns);
   int n, err = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
     n = -1;
@@ -298,23 +344,21 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
     err = n < 0 ? errno : 0;
     if (n >= 0 && spurious) {
       nfds_t k = 0;
+      Pick cand{d.rule};
       for (nfds_t i = 0; i < nfds; ++i)
-        if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 &&
-            eligible(fds[i].fd, const_cast<Rule*>(d.rule)))
-          ++k;
+        if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand)) ++k;
       if (k > 0) {
         nfds_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k;
         for (nfds_t i = 0; i < nfds; ++i)
-          if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 &&
-              eligible(fds[i].fd, const_cast<Rule*>(d.rule)) && pick-- == 0) {
+          if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand) &&
+              pick-- == 0) {
             fds[i].revents = POLLIN;
             spurious_fd = fds[i].fd;
             ++n;
             break;
           }
-      } else {
-        d.note = kNoIdle;
       }
+      picked(d, cand, spurious_fd);
     }
     if (n == 0 && spurious) n = go_on(clock, d, err, rest);
   }

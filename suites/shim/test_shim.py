@@ -62,6 +62,7 @@ def test_a_python_client_gets_100_bytes_one_byte_per_recv(tmp_path):
     ("recv.partial", "needs max=N"),
     ("recv.eagain", "would starve any server"),
     ("recv.partial:max=1;seed=-3", "seed must be an unsigned integer"),
+    ("recv.partial:max=1;robust=maybe", "robust must be on or off"),
 ])
 def test_a_bad_plan_gives_one_line_and_exit_2_before_the_command_runs(tmp_path, plan, says):
     marker = tmp_path / "ran"
