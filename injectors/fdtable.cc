@@ -4,13 +4,16 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "shared.h"
+
 namespace iogate {
 
 namespace {
 FdState g_fds[kMaxFd];  // zero-initialised (static storage), touched lazily
-std::atomic<uint32_t> g_conn_ordinal{0};
 
-FdKind classify(int fd) {
+// *conn gets the ordinal any process of the server registered for this
+// socket (an inherited or exec'd-into connection), 0 if none.
+FdKind classify(int fd, uint32_t* conn) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !S_ISSOCK(st.st_mode)) return FdKind::other;
   int type = 0, domain = 0;
@@ -22,7 +25,9 @@ FdKind classify(int fd) {
   int listening = 0;
   len = sizeof listening;
   getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len);
-  return listening ? FdKind::listen : FdKind::stream;
+  if (listening) return FdKind::listen;
+  *conn = shared_conn_of(st.st_dev, st.st_ino);
+  return FdKind::stream;
 }
 }  // namespace
 
@@ -31,7 +36,10 @@ FdState* stream_state(int fd) {
   FdState& s = g_fds[fd];
   auto kind = static_cast<FdKind>(s.kind.load(std::memory_order_acquire));
   if (kind == FdKind::unknown) {
-    kind = classify(fd);
+    uint32_t conn = 0;
+    kind = classify(fd, &conn);
+    uint32_t none = 0;  // a number given by accept or dup stays
+    if (conn != 0) s.conn.compare_exchange_strong(none, conn, std::memory_order_relaxed);
     s.kind.store(static_cast<uint8_t>(kind), std::memory_order_release);
   }
   return kind == FdKind::other ? nullptr : &s;
@@ -73,7 +81,7 @@ void fd_number_if_unnumbered(int fd) {
   if (static_cast<FdKind>(s.kind.load(std::memory_order_acquire)) != FdKind::stream) return;
   if (s.conn.load(std::memory_order_relaxed) != 0) return;  // accept() numbered it already
   uint32_t none = 0;
-  const uint32_t mine = next_conn_ordinal();
+  const uint32_t mine = shared_next_conn(fd);
   if (s.conn.compare_exchange_strong(none, mine)) s.kind.store(static_cast<uint8_t>(FdKind::conn));
 }
 
@@ -88,6 +96,10 @@ FdRole fd_role(int fd) {
   }
 }
 
-uint32_t next_conn_ordinal() { return g_conn_ordinal.fetch_add(1, std::memory_order_relaxed) + 1; }
+uint32_t fd_accepted(int fd) {
+  const uint32_t conn = shared_next_conn(fd);
+  fd_reset(fd, FdKind::unknown, conn);  // classified (TCP or not) on first use
+  return conn;
+}
 
 }  // namespace iogate

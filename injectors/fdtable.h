@@ -28,7 +28,9 @@ struct FdState {
 inline constexpr int kMaxFd = 65536;
 
 // The slot of a TCP stream socket, classified lazily (fstat + SO_TYPE +
-// SO_DOMAIN) and cached; nullptr for anything else.
+// SO_DOMAIN) and cached; nullptr for anything else. A connected socket this
+// process did not number itself (inherited across exec, received over a Unix
+// socket) gets the ordinal the accepting process registered for it.
 FdState* stream_state(int fd);
 
 // Forget what was known of `fd` (it was closed or replaced); with
@@ -51,7 +53,10 @@ void fd_mark_outgoing(int fd);
 // give it the next connection ordinal. No-op for numbered, outgoing or listening fds.
 void fd_number_if_unnumbered(int fd);
 
-// The next accepted-connection ordinal (1, 2, ...), process-wide.
-uint32_t next_conn_ordinal();
+// fd was just accepted: it becomes the next connection of the whole server
+// (the ordinal is shared by every process of the server, shared.h), under
+// its socket identity so that a process inheriting it finds the same number.
+// Returns the ordinal.
+uint32_t fd_accepted(int fd);
 
 }  // namespace iogate

@@ -18,7 +18,51 @@ const char* action_name(Action a) {
   return "?";
 }
 
-Outcome legal_outcome(const Rule& r, const CallState& st) {
+namespace {
+constexpr RobustRow kRobust[] = {
+#define IOGATE_ROBUST(id, classes, action, op, needs, forbids, reason) \
+  {#id, classes, Action::action, Op::op, needs, forbids, reason, "robust=off: not injected (" reason ")"},
+#include "faults.def"
+};
+
+Outcome classified(Outcome o, CallClass cls, const CallState& st) {
+  if (o.action == Action::pass || o.action == Action::spurious) return o;
+  if (const RobustRow* row = robustness(cls, o.action, st)) {
+    o.robust = row->reason;
+    o.robust_off = row->off_note;
+  }
+  return o;
+}
+
+Outcome outcome_of(const Rule& r, const CallState& st);
+}  // namespace
+
+unsigned CallState::bits() const {
+  unsigned b = 0;
+  if (nonblocking) b |= IOGATE_S(nonblocking);
+  if (caught) b |= IOGATE_S(caught);
+  if (timeout) b |= IOGATE_S(timeout);
+  if (waitall) b |= IOGATE_S(waitall);
+  if (epoll) b |= IOGATE_S(epoll);
+  if (no_sleep) b |= IOGATE_S(no_sleep);
+  if (shared_listener) b |= IOGATE_S(shared_listener);
+  return b;
+}
+
+const RobustRow* robustness(CallClass cls, Action a, const CallState& st) {
+  const unsigned bits = st.bits();
+  for (const RobustRow& row : kRobust) {
+    if (!(row.classes & (1u << static_cast<unsigned>(cls))) || row.action != a) continue;
+    if (row.op != Op::any && row.op != st.op) continue;
+    if ((bits & row.needs) == row.needs && (bits & row.forbids) == 0) return &row;
+  }
+  return nullptr;
+}
+
+Outcome legal_outcome(const Rule& r, const CallState& st) { return classified(outcome_of(r, st), r.cls, st); }
+
+namespace {
+Outcome outcome_of(const Rule& r, const CallState& st) {
   Outcome o;
   const bool data = r.cls == CallClass::recv || r.cls == CallClass::send || r.cls == CallClass::aio ||
                     r.cls == CallClass::uring;
@@ -62,5 +106,6 @@ Outcome legal_outcome(const Rule& r, const CallState& st) {
   }
   return o;
 }
+}  // namespace
 
 }  // namespace iogate

@@ -221,6 +221,13 @@ static std::string parse_plan_items(std::string_view text, Plan& out) {
         if (!parse_u64(trim(item.substr(5)), plan.seed))
           return "item " + std::to_string(item_no) + " '" + std::string(item) + "': seed must be an unsigned integer";
         plan.seed_given = true;
+      } else if (item.substr(0, 7) == "robust=") {
+        const std::string head = "item " + std::to_string(item_no) + " '" + std::string(item) + "': ";
+        if (plan.robust_given) return head + "robust given twice";
+        const std::string_view v = trim(item.substr(7));
+        if (v != "on" && v != "off") return head + "robust must be on or off";
+        plan.robust = v == "on";
+        plan.robust_given = true;
       } else {
         if (plan.rules.size() >= static_cast<size_t>(kMaxRules))
           return "item " + std::to_string(item_no) + ": at most " + std::to_string(kMaxRules) + " rules";

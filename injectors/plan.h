@@ -1,7 +1,7 @@
 // The fault plan: parsed from IOGATE_FAULTS, IO-free, unit-tested.
 //
 //   plan  := item (';' item)*          items may be empty ("a;;b;")
-//   item  := 'seed=' N | rule
+//   item  := 'seed=' N | 'robust=' ('on' | 'off') | rule
 //   rule  := CLASS '.' FAULT [':' key '=' value (',' key '=' value)*]
 //   keys  := max=N (bytes, partial only) | every=N | after=N | count=N|inf
 //            | p=P (0 < P <= 1) | conn=K (K-th accepted connection, 1-based)
@@ -63,6 +63,8 @@ struct Plan {
   std::vector<Rule> rules;
   uint64_t seed = 1;
   bool seed_given = false;
+  bool robust = true;        // robust=off: robustness faults (V18, legality.h) are not injected
+  bool robust_given = false;
   bool has(CallClass c) const;
 };
 

@@ -26,6 +26,7 @@
 #include "iovec.h"
 #include "real.h"
 #include "schedule.h"
+#include "shared.h"
 #include "signals.h"
 #include "trace.h"
 
@@ -35,6 +36,7 @@ std::atomic<bool> g_ready{false};
 const Plan* g_plan = nullptr;
 unsigned g_class_mask = 0;
 thread_local bool t_in_shim = false;
+std::atomic<bool> g_forked{false};
 
 namespace {
 std::vector<std::string>* g_points;  // libfiu point name per rule index
@@ -55,7 +57,11 @@ bool still_ready(int fd, uint32_t bit) {
 
 bool always_ready(int, uint32_t) { return true; }
 
-void after_fork_child() { trace_after_fork(); }
+void after_fork_child() {
+  trace_after_fork();
+  g_forked.store(true, std::memory_order_relaxed);
+}
+void after_fork_parent() { g_forked.store(true, std::memory_order_relaxed); }
 
 // libfiu's control thread (fiu-ctrl) must never take a signal the server
 // waits for with sigwaitinfo/signalfd: it is started with every signal blocked.
@@ -83,6 +89,7 @@ __attribute__((constructor)) void iogate_load() {
     say("bad plan: " + err);
     _exit(2);
   }
+  shared_open();
   g_points = new std::vector<std::string>();
   fiu_init(0);
   for (const Rule& r : plan->rules) {
@@ -91,9 +98,11 @@ __attribute__((constructor)) void iogate_load() {
     fiu_enable_external(g_points->back().c_str(), 1, nullptr, 0, fiu_external);
   }
   g_plan = plan;
-  pthread_atfork(nullptr, nullptr, after_fork_child);
+  pthread_atfork(nullptr, after_fork_parent, after_fork_child);
   start_fiu_control();
-  if (trace_on()) TraceLine("plan").str("plan", text ? text : "").num("seed", static_cast<long long>(plan->seed)).emit();
+  if (trace_on())
+    TraceLine("plan").str("plan", text ? text : "").num("seed", static_cast<long long>(plan->seed))
+        .str("shared", shared_where()).str("robust_faults", plan->robust ? "on" : "off").emit();
   g_ready.store(true, std::memory_order_release);
 }
 
@@ -120,6 +129,10 @@ Decision decide(CallClass cls, Op op, uint64_t conn, uint64_t idx, std::atomic<u
     const auto ri = static_cast<size_t>(r.index);
     if (!rule_fires(r, g_plan->seed, conn, idx, fired[ri].load(std::memory_order_relaxed))) continue;
     Outcome o = legal_outcome(r, state_of(r, ctx));
+    if (o.action != Action::pass && o.robust && !g_plan->robust) {
+      if (!d.note) d = Decision{&r, Outcome{}, o.robust_off};  // robust=off (V18): reported, not counted
+      continue;
+    }
     if (o.action == Action::pass) {
       if (!d.note && o.note) d = Decision{&r, o, o.note};  // reported, not counted
       continue;
@@ -174,9 +187,18 @@ CallState data_state(const Rule& r, void* p) {
   const auto* c = static_cast<DataCtx*>(p);
   CallState st;
   st.len = c->len;
-  if (r.fault == Fault::eagain || r.fault == Fault::eintr) st.nonblocking = fd_nonblocking(c->fd, c->flags);
+  st.waitall = c->reading && (c->flags & MSG_WAITALL);
+  const bool may_shorten = r.fault == Fault::eagain || r.fault == Fault::partial;
+  if (may_shorten || r.fault == Fault::eintr) st.nonblocking = fd_nonblocking(c->fd, c->flags);
   if (r.fault == Fault::eintr && !st.nonblocking)
     st.interruptible = caught_signal_could_interrupt(socket_has_timeout(c->fd, c->reading));
+  // V4: what could cut a blocking transfer short (the robustness table's
+  // facts), asked only when this call will really be shortened
+  const bool shortens = r.fault == Fault::partial ? c->len > r.max : c->len > 1;
+  if (may_shorten && shortens && !st.nonblocking && (!c->reading || st.waitall)) {
+    st.timeout = socket_has_timeout(c->fd, c->reading);
+    st.caught = caught_signal_could_interrupt(true);
+  }
   return st;
 }
 
@@ -187,6 +209,7 @@ void trace_data(const char* name, int fd, uint32_t conn, size_t len, ssize_t ret
   t.num("fd", fd).num("conn", conn).num("req", static_cast<long long>(len)).num("ret", ret).err(err);
   t.str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
   if (d.out.action == Action::shorten) t.num("shortened_to", static_cast<long long>(d.out.len));
+  if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
   if (d.note) t.str("note", d.note);
   t.emit();
   errno = saved;

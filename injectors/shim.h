@@ -20,6 +20,9 @@ extern std::atomic<bool> g_ready;
 extern const Plan* g_plan;
 extern unsigned g_class_mask;  // IOGATE_C bits of the classes that have rules
 extern thread_local bool t_in_shim;
+// This process has forked or was forked since the shim loaded: a listener it
+// holds may be shared with another process (V6 robustness rule).
+extern std::atomic<bool> g_forked;
 
 // True when the shim should look at this call at all: loaded, not one of its
 // own calls. (Each wrapper then decides whether there is anything to do.)
@@ -46,7 +49,8 @@ struct Decision {
 using StateFn = CallState (*)(const Rule&, void* ctx);
 
 // The first rule of class `cls` (and op) that the schedule fires on this call
-// and that legality turns into an action. conn: the connection ordinal; idx:
+// and that legality turns into an action (under robust=off: into an action
+// that is not a robustness fault; a dropped one leaves its note). conn: the connection ordinal; idx:
 // the 1-based index of this call in its class on this fd (or wait instance);
 // fired: that fd's per-rule fire counters. state_of is called only for rules
 // the schedule chose (it may make syscalls).

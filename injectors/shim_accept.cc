@@ -74,15 +74,13 @@ int accept_common(const char* name, int lfd, Real&& real) {
   }
   StopSignalsHeld held;
   uint32_t conn = 0;
-  if (r >= 0) {
-    conn = next_conn_ordinal();
-    fd_reset(r, FdKind::unknown, conn);  // classified (TCP or not) on first use
-  }
+  if (r >= 0) conn = fd_accepted(r);
   if (trace_on()) {
     TraceLine t(name);
     t.num("fd", lfd).num("ret", r).err(err).num("conn", conn);
     if (r >= 0) t.num("nonblock", fd_nonblocking(r, 0) ? 1 : 0);  // SOCK_NONBLOCK, for model detection
     t.str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
+    if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
     if (d.note) t.str("note", d.note);
     t.emit();
   }
@@ -236,10 +234,12 @@ IOGATE_EXPORT int ioctl(int fd, unsigned long req, ...) {
   va_end(ap);
   const int r = IOGATE_REAL(ioctl)(fd, req, arg);
   const int err = r < 0 ? errno : 0;
-  if (req == FIONBIO && arg && shim_active() && trace_on() && fd_known_stream(fd)) {
+  if (req == FIONBIO && arg && shim_active() && trace_on()) {
     Guard guard;
-    TraceLine("ioctl").num("fd", fd).num("conn", fd_conn(fd)).str("cmd", "FIONBIO")
-        .num("arg", *static_cast<int*>(arg)).num("ret", r).err(err).emit();
+    // classifies a socket not seen yet (CPython's setblocking right after accept), as fcntl does
+    if (stream_state(fd))
+      TraceLine("ioctl").num("fd", fd).num("conn", fd_conn(fd)).str("cmd", "FIONBIO")
+          .num("arg", *static_cast<int*>(arg)).num("ret", r).err(err).emit();
   }
   errno = err;
   return r;

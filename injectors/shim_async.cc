@@ -28,14 +28,27 @@
 #include "fdtable.h"
 #include "real.h"
 #include "shim.h"
+#include "signals.h"
 #include "trace.h"
 
 namespace iogate {
 namespace {
 
-CallState async_state(const Rule&, void* p) {
+struct AsyncCtx {
+  int fd;
+  size_t len;
+  Op op;
+};
+
+CallState async_state(const Rule& r, void* p) {
+  const auto* c = static_cast<AsyncCtx*>(p);
   CallState st;
-  st.len = *static_cast<size_t*>(p);
+  st.len = c->len;
+  st.op = c->op;
+  if (r.fault == Fault::partial && c->op == Op::send) {  // what could cut a blocking write short (V4, V12)
+    st.nonblocking = fd_nonblocking(c->fd, 0);
+    if (!st.nonblocking) st.timeout = socket_has_timeout(c->fd, false);
+  }
   return st;
 }
 
@@ -50,7 +63,8 @@ Decision decide_async(CallClass cls, Op op, int fd, size_t len, FdState** state)
   if (!s || !class_has_rules(cls)) return d;
   fd_number_if_unnumbered(fd);
   const uint64_t idx = s->ops[static_cast<unsigned>(op)].fetch_add(1, std::memory_order_relaxed) + 1;
-  return decide(cls, op, s->conn.load(std::memory_order_relaxed), idx, s->fired, async_state, &len);
+  AsyncCtx ctx{fd, len, op};
+  return decide(cls, op, s->conn.load(std::memory_order_relaxed), idx, s->fired, async_state, &ctx);
 }
 
 // Ends a connection for real for an injected reset or EOF (V8).
@@ -75,6 +89,8 @@ void trace_request(const char* name, int fd, FdState* s, size_t len, long long r
   t.num("fd", fd).num("conn", s ? s->conn.load(std::memory_order_relaxed) : 0).num("req", static_cast<long long>(len));
   t.num("ret", ret).err(err).str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
   if (d.out.action == Action::shorten) t.num("shortened_to", static_cast<long long>(d.out.len));
+  if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
+  if (d.note) t.str("note", d.note);
   t.emit();
 }
 

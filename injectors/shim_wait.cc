@@ -5,12 +5,19 @@
 //   wait.spurious a registered, not ready fd reported ready (V6, V7); the wait
 //                 then does not block (timeout 0) so the report is immediate
 //   readiness debt (epoll): owed events merged in without sleeping (V3)
+// Whenever the shim made the real call with timeout 0 and then had nothing to
+// report, the wait goes on with what is left of the caller's own timeout
+// (forever stays forever): the kernel never returns 0 from an infinite wait,
+// nor before a finite timeout expired.
 // Wait rules count calls per epoll instance (epoll) or per process
-// (select/poll): conn=K and fd=listen|conn choose the fd made ready.
+// (select/poll): conn=K and fd=listen|conn choose the fd made ready. A
+// spurious report of a blocking socket is a robustness fault (V6, V18): marked
+// in the trace, and under robust=off only kernel-possible fds are chosen.
 #include <poll.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
+#include <time.h>
 
 #include <atomic>
 #include <cerrno>
@@ -30,14 +37,28 @@ namespace {
 std::atomic<uint32_t> g_wait_fired[kMaxRules];  // wait rules fire per process
 std::atomic<uint64_t> g_scan_waits{0};          // select/poll calls so far
 
+constexpr const char* kNoIdle = "no registered fd was idle: nothing reported";
+constexpr const char* kNoIdleWaitedOn =
+    "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
+constexpr const char* kWaitedOn = "nothing to report: the wait went on with the caller's timeout";
+
 struct WaitCtx {
   bool epoll;
+  bool no_sleep;  // timeout 0
 };
 
 CallState wait_state(const Rule& r, void* p) {
+  const auto* c = static_cast<WaitCtx*>(p);
   CallState st;
-  if (r.fault == Fault::eintr)  // signal(7): epoll waits also end with EINTR after SIGSTOP/SIGCONT
-    st.interruptible = static_cast<WaitCtx*>(p)->epoll || caught_signal_could_interrupt(true);
+  st.epoll = c->epoll;
+  st.no_sleep = c->no_sleep;
+  if (r.fault == Fault::eintr) {
+    // signal(7): select/poll need a caught signal (whatever its SA_RESTART);
+    // epoll waits also end with EINTR after SIGSTOP/SIGCONT, a robustness
+    // fault when nothing is caught (faults.def)
+    st.caught = caught_signal_could_interrupt(true);
+    st.interruptible = st.epoll || st.caught;
+  }
   return st;
 }
 
@@ -46,34 +67,121 @@ bool ready_now(int fd, uint32_t bit) {
   return IOGATE_REAL(poll)(&p, 1, 0) == 1 && p.revents != 0;
 }
 
-// The fd a spurious report may name: a TCP socket of the role and connection the rule asks for.
+// V6 and V18: reporting fd ready when it is not; nullptr if kernel-possible.
+const RobustRow* spurious_robustness(int fd) {
+  CallState st;
+  st.nonblocking = fd_nonblocking(fd, 0);
+  st.shared_listener = fd_role(fd) == FdRole::listen && g_forked.load(std::memory_order_relaxed);
+  return robustness(CallClass::wait, Action::spurious, st);
+}
+
+struct Pick {
+  const Rule* rule;
+  const char* dropped = nullptr;  // robust=off: why a candidate was left out
+};
+
+// The fd a spurious report may name: a TCP socket of the role and connection
+// the rule asks for (under robust=off: one the kernel could report, V18).
 bool eligible(int fd, void* p) {
-  const Rule& r = *static_cast<const Rule*>(p);
+  auto* pick = static_cast<Pick*>(p);
+  const Rule& r = *pick->rule;
   const FdRole role = fd_role(fd);
   if (role == FdRole::any) return false;
   if (r.fd != FdRole::any && r.fd != role) return false;
-  return r.conn == 0 || r.conn == fd_conn(fd);
+  if (r.conn != 0 && r.conn != fd_conn(fd)) return false;
+  if (!g_plan->robust)
+    if (const RobustRow* row = spurious_robustness(fd)) {
+      pick->dropped = row->off_note;
+      return false;
+    }
+  return true;
 }
 
-Decision wait_decision(uint64_t idx, bool epoll) {
-  WaitCtx ctx{epoll};
+// After the pick: the robustness mark of the fd reported, or why none was.
+void picked(Decision& d, const Pick& pick, int spurious_fd) {
+  if (spurious_fd >= 0) {
+    if (const RobustRow* row = spurious_robustness(spurious_fd)) d.out.robust = row->reason;
+  } else {
+    d.note = pick.dropped ? pick.dropped : kNoIdle;
+  }
+}
+
+Decision wait_decision(uint64_t idx, bool epoll, long long timeout_ns) {
+  WaitCtx ctx{epoll, timeout_ns == 0};
   return decide(CallClass::wait, Op::any, 0, idx, g_wait_fired, wait_state, &ctx);
+}
+
+// The caller's timeout, kept from the entry of the wrapper so that a wait the
+// shim first made with timeout 0 can go on for exactly the time that is left.
+class WaitClock {
+ public:
+  static constexpr long long kForever = -1;
+  explicit WaitClock(long long timeout_ns) : timeout_ns_(timeout_ns) {
+    if (timeout_ns_ > 0) clock_gettime(CLOCK_MONOTONIC, &start_);
+  }
+  // kForever, 0 (the caller's time is up) or the nanoseconds left.
+  long long left_ns() const {
+    if (timeout_ns_ <= 0) return timeout_ns_;
+    timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    const long long spent = (now.tv_sec - start_.tv_sec) * 1000000000LL + (now.tv_nsec - start_.tv_nsec);
+    return spent >= timeout_ns_ ? 0 : timeout_ns_ - spent;
+  }
+
+ private:
+  long long timeout_ns_;
+  timespec start_{};
+};
+
+
+long long ms_to_ns(long long ms) { return ms < 0 ? WaitClock::kForever : ms * 1000000LL; }
+long long ts_to_ns(const struct timespec* ts) {
+  return ts ? ts->tv_sec * 1000000000LL + ts->tv_nsec : WaitClock::kForever;
+}
+long long tv_to_ns(const struct timeval* tv) {
+  return tv ? tv->tv_sec * 1000000000LL + tv->tv_usec * 1000LL : WaitClock::kForever;
+}
+// Rounded up: a wait never ends before the caller's time is up.
+int ns_to_ms(long long ns) {
+  if (ns < 0) return -1;
+  const long long ms = (ns + 999999) / 1000000;
+  return ms > 0x7fffffff ? 0x7fffffff : static_cast<int>(ms);
+}
+struct timespec ns_to_ts(long long ns) { return timespec{static_cast<time_t>(ns / 1000000000LL), ns % 1000000000LL}; }
+struct timeval ns_to_tv(long long ns) {
+  const long long us = (ns + 999) / 1000;
+  return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
 }
 
 const char* fault_text(const Decision& d) {
   return d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr;
 }
 
-// real(bool no_wait): the real wait, with a zero timeout when no_wait.
-template <typename Real>
-int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents, long long timeout_ms, Real&& real) {
+// After a zero-timeout real call that had nothing to report: the rest of the
+// caller's wait (nothing if its time is up).
+template <typename Rest>
+int go_on(const WaitClock& clock, Decision& d, int& err, Rest&& rest) {
+  const long long left = clock.left_ns();
+  if (left == 0) return 0;
+  d.note = d.note == kNoIdle ? kNoIdleWaitedOn : d.note ? d.note : kWaitedOn;
+  const int n = rest(left);
+  err = n < 0 ? errno : 0;
+  return n;
+}
+
+// real(bool no_wait): the real wait, with a zero timeout when no_wait;
+// rest(ns): the real wait for ns nanoseconds (WaitClock::kForever: no limit).
+template <typename Real, typename Rest>
+int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents, long long timeout_ms,
+                 long long timeout_ns, Real&& real, Rest&& rest) {
   if (!shim_active()) return real(false);
   Guard guard;
+  const WaitClock clock(timeout_ns);
   Decision d;
   uint64_t idx = 0;
   if (class_has_rules(CallClass::wait)) {
     idx = ep_next_wait(epfd);
-    d = wait_decision(idx, true);
+    d = wait_decision(idx, true, timeout_ns);
   }
   int n, err = 0, paid = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
@@ -87,9 +195,11 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
     if (n >= 0 && owed) n = ep_pay(epfd, events, n, maxevents, &paid);
     if (n >= 0 && spurious) {
       const uint64_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx);
-      n = ep_spurious(epfd, events, n, maxevents, pick, eligible, const_cast<Rule*>(d.rule), ready_now, &spurious_fd);
-      if (spurious_fd < 0) d.note = "no registered fd was idle: nothing reported";
+      Pick cand{d.rule};
+      n = ep_spurious(epfd, events, n, maxevents, pick, eligible, &cand, ready_now, &spurious_fd);
+      picked(d, cand, spurious_fd);
     }
+    if (n == 0 && (owed || spurious)) n = go_on(clock, d, err, rest);
   }
   StopSignalsHeld held;
   if (trace_on()) {
@@ -101,7 +211,9 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
         t.array_item_pair(ep_fd_of(epfd, events[i].data.u64), epoll_flag_names(events[i].events).c_str());
       t.close_array();
     }
-    t.num("synthetic", paid).str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
+    const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
+    t.num("synthetic", paid).str("fault", faulted ? fault_text(d) : nullptr);
+    if (faulted && d.out.robust) t.str("robust", d.out.robust);
     if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
     if (d.note) t.str("note", d.note);
     t.emit();
@@ -123,17 +235,19 @@ void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err
       if (ready(i, &fd, &what, ctx)) t.array_item_pair(fd, what);
     t.close_array();
   }
-  t.str("fault", spurious_fd >= 0 || err == EINTR ? fault_text(d) : nullptr);
+  const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
+  t.str("fault", faulted ? fault_text(d) : nullptr);
+  if (faulted && d.out.robust) t.str("robust", d.out.robust);
   if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
   if (d.note) t.str("note", d.note);
   t.emit();
 }
 
 // select/poll count their waits per process (they have no instance to count on).
-Decision scan_decision(uint64_t* idx) {
+Decision scan_decision(uint64_t* idx, long long timeout_ns) {
   if (!class_has_rules(CallClass::wait)) return Decision{};
   *idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
-  return wait_decision(*idx, false);
+  return wait_decision(*idx, false, timeout_ns);
 }
 
 struct Sets {
@@ -149,34 +263,46 @@ bool set_ready(int fd, int* fd_out, const char** what, void* p) {
   return r || w || e;
 }
 
-template <typename Real>
-int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms, Real&& real) {
+template <typename Real, typename Rest>
+int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms,
+                  long long timeout_ns, Real&& real, Rest&& rest) {
   if (!shim_active()) return real(false);
   Guard guard;
+  const WaitClock clock(timeout_ns);
   uint64_t idx = 0;
-  Decision d = scan_decision(&idx);
+  Decision d = scan_decision(&idx, timeout_ns);
   int n, err = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
     n = -1;
     err = EINTR;
   } else {
     const bool spurious = d.out.action == Action::spurious && rd;
-    fd_set asked;
-    if (spurious) asked = *rd;
+    fd_set asked, asked_wr, asked_ex;  // the caller's sets, for a wait that goes on
+    if (spurious) {
+      asked = *rd;
+      if (wr) asked_wr = *wr;
+      if (ex) asked_ex = *ex;
+    }
     n = real(spurious);
     err = n < 0 ? errno : 0;
     if (n >= 0 && spurious) {
       // Candidates: asked for reading, not reported (so not ready), eligible.
       int cands[FD_SETSIZE], k = 0;
+      Pick cand{d.rule};
       for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
-        if (FD_ISSET(fd, &asked) && !FD_ISSET(fd, rd) && eligible(fd, const_cast<Rule*>(d.rule))) cands[k++] = fd;
+        if (FD_ISSET(fd, &asked) && !FD_ISSET(fd, rd) && eligible(fd, &cand)) cands[k++] = fd;
       if (k > 0) {
         spurious_fd = cands[schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k];
         FD_SET(spurious_fd, rd);
         ++n;
-      } else {
-        d.note = "no registered fd was idle: nothing reported";
       }
+      picked(d, cand, spurious_fd);
+    }
+    if (n == 0 && spurious) {
+      *rd = asked;
+      if (wr) *wr = asked_wr;
+      if (ex) *ex = asked_ex;
+      n = go_on(clock, d, err, rest);
     }
   }
   StopSignalsHeld held;
@@ -200,12 +326,14 @@ bool poll_ready(int i, int* fd_out, const char** what, void* p) {
   return true;
 }
 
-template <typename Real>
-int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms, Real&& real) {
+template <typename Real, typename Rest>
+int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms, long long timeout_ns, Real&& real,
+                Rest&& rest) {
   if (!shim_active()) return real(false);
   Guard guard;
+  const WaitClock clock(timeout_ns);
   uint64_t idx = 0;
-  Decision d = scan_decision(&idx);
+  Decision d = scan_decision(&idx, timeout_ns);
   int n, err = 0, spurious_fd = -1;
   if (d.out.action == Action::interrupt) {
     n = -1;
@@ -216,24 +344,23 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
     err = n < 0 ? errno : 0;
     if (n >= 0 && spurious) {
       nfds_t k = 0;
+      Pick cand{d.rule};
       for (nfds_t i = 0; i < nfds; ++i)
-        if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 &&
-            eligible(fds[i].fd, const_cast<Rule*>(d.rule)))
-          ++k;
+        if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand)) ++k;
       if (k > 0) {
         nfds_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k;
         for (nfds_t i = 0; i < nfds; ++i)
-          if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 &&
-              eligible(fds[i].fd, const_cast<Rule*>(d.rule)) && pick-- == 0) {
+          if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand) &&
+              pick-- == 0) {
             fds[i].revents = POLLIN;
             spurious_fd = fds[i].fd;
             ++n;
             break;
           }
-      } else {
-        d.note = "no registered fd was idle: nothing reported";
       }
+      picked(d, cand, spurious_fd);
     }
+    if (n == 0 && spurious) n = go_on(clock, d, err, rest);
   }
   StopSignalsHeld held;
   Polls p{fds, nfds};
@@ -276,50 +403,78 @@ IOGATE_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
 }
 
 IOGATE_EXPORT int epoll_wait(int epfd, struct epoll_event* events, int maxevents, int timeout) {
-  return epoll_common("epoll_wait", epfd, events, maxevents, timeout, [&](bool now) {
-    return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, now ? 0 : timeout);
-  });
+  return epoll_common(
+      "epoll_wait", epfd, events, maxevents, timeout, ms_to_ns(timeout),
+      [&](bool now) { return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, now ? 0 : timeout); },
+      [&](long long ns) { return IOGATE_REAL(epoll_wait)(epfd, events, maxevents, ns_to_ms(ns)); });
 }
 
 IOGATE_EXPORT int epoll_pwait(int epfd, struct epoll_event* events, int maxevents, int timeout, const sigset_t* ss) {
-  return epoll_common("epoll_pwait", epfd, events, maxevents, timeout, [&](bool now) {
-    return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, now ? 0 : timeout, ss);
-  });
+  return epoll_common(
+      "epoll_pwait", epfd, events, maxevents, timeout, ms_to_ns(timeout),
+      [&](bool now) { return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, now ? 0 : timeout, ss); },
+      [&](long long ns) { return IOGATE_REAL(epoll_pwait)(epfd, events, maxevents, ns_to_ms(ns), ss); });
 }
 
 IOGATE_EXPORT int epoll_pwait2(int epfd, struct epoll_event* events, int maxevents, const struct timespec* timeout,
                                const sigset_t* ss) {
-  return epoll_common("epoll_pwait2", epfd, events, maxevents, ts_ms(timeout), [&](bool now) {
-    const struct timespec zero{0, 0};
-    return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, now ? &zero : timeout, ss);
-  });
+  return epoll_common(
+      "epoll_pwait2", epfd, events, maxevents, ts_ms(timeout), ts_to_ns(timeout),
+      [&](bool now) {
+        const struct timespec zero{0, 0};
+        return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, now ? &zero : timeout, ss);
+      },
+      [&](long long ns) {
+        const struct timespec left = ns_to_ts(ns);
+        return IOGATE_REAL(epoll_pwait2)(epfd, events, maxevents, ns < 0 ? nullptr : &left, ss);
+      });
 }
 
 IOGATE_EXPORT int select(int nfds, fd_set* __restrict rd, fd_set* __restrict wr, fd_set* __restrict ex,
                          struct timeval* __restrict tv) {
-  return select_common("select", nfds, rd, wr, ex, tv_ms(tv), [&](bool now) {
-    struct timeval zero{0, 0};
-    return IOGATE_REAL(select)(nfds, rd, wr, ex, now ? &zero : tv);
-  });
+  return select_common(
+      "select", nfds, rd, wr, ex, tv_ms(tv), tv_to_ns(tv),
+      [&](bool now) {
+        struct timeval zero{0, 0};
+        return IOGATE_REAL(select)(nfds, rd, wr, ex, now ? &zero : tv);
+      },
+      [&](long long ns) {
+        if (ns < 0) return IOGATE_REAL(select)(nfds, rd, wr, ex, nullptr);
+        *tv = ns_to_tv(ns);  // Linux leaves the time not slept in *tv: so does this call
+        return IOGATE_REAL(select)(nfds, rd, wr, ex, tv);
+      });
 }
 
 IOGATE_EXPORT int pselect(int nfds, fd_set* __restrict rd, fd_set* __restrict wr, fd_set* __restrict ex,
                           const struct timespec* __restrict ts, const sigset_t* __restrict ss) {
-  return select_common("pselect", nfds, rd, wr, ex, ts_ms(ts), [&](bool now) {
-    const struct timespec zero{0, 0};
-    return IOGATE_REAL(pselect)(nfds, rd, wr, ex, now ? &zero : ts, ss);
-  });
+  return select_common(
+      "pselect", nfds, rd, wr, ex, ts_ms(ts), ts_to_ns(ts),
+      [&](bool now) {
+        const struct timespec zero{0, 0};
+        return IOGATE_REAL(pselect)(nfds, rd, wr, ex, now ? &zero : ts, ss);
+      },
+      [&](long long ns) {
+        const struct timespec left = ns_to_ts(ns);
+        return IOGATE_REAL(pselect)(nfds, rd, wr, ex, ns < 0 ? nullptr : &left, ss);
+      });
 }
 
 IOGATE_EXPORT int poll(struct pollfd* fds, nfds_t nfds, int timeout) {
-  return poll_common("poll", fds, nfds, timeout, [&](bool now) {
-    return IOGATE_REAL(poll)(fds, nfds, now ? 0 : timeout);
-  });
+  return poll_common(
+      "poll", fds, nfds, timeout, ms_to_ns(timeout),
+      [&](bool now) { return IOGATE_REAL(poll)(fds, nfds, now ? 0 : timeout); },
+      [&](long long ns) { return IOGATE_REAL(poll)(fds, nfds, ns_to_ms(ns)); });
 }
 
 IOGATE_EXPORT int ppoll(struct pollfd* fds, nfds_t nfds, const struct timespec* ts, const sigset_t* ss) {
-  return poll_common("ppoll", fds, nfds, ts_ms(ts), [&](bool now) {
-    const struct timespec zero{0, 0};
-    return IOGATE_REAL(ppoll)(fds, nfds, now ? &zero : ts, ss);
-  });
+  return poll_common(
+      "ppoll", fds, nfds, ts_ms(ts), ts_to_ns(ts),
+      [&](bool now) {
+        const struct timespec zero{0, 0};
+        return IOGATE_REAL(ppoll)(fds, nfds, now ? &zero : ts, ss);
+      },
+      [&](long long ns) {
+        const struct timespec left = ns_to_ts(ns);
+        return IOGATE_REAL(ppoll)(fds, nfds, ns < 0 ? nullptr : &left, ss);
+      });
 }

@@ -9,9 +9,13 @@
 //   MODE: nb   the fd under test is O_NONBLOCK
 //         blk  blocking fd
 //         sig  blocking fd and a SIGUSR1 handler without SA_RESTART (EINTR legal)
+//         inf  (waits) non-blocking fds, an infinite timeout, and a SIGALRM
+//              handler armed to fire after 300 ms: the wait can only end
+//              with EINTR (or an event)
 // Data calls move 10 bytes ("0123456789" is queued for reads). Waits watch an
-// idle connection and the listener for input (200 ms). Afterwards the peer
-// side reports what it sees: "data", "EOF", "RST" or "open".
+// idle connection and the listener for input (200 ms, or forever with inf)
+// and report how long they took (elapsed_us). Afterwards the peer side
+// reports what it sees: "data", "EOF", "RST" or "open".
 //
 // Ownership: single-threaded; every fd is closed by exiting.
 #include <aio.h>
@@ -24,7 +28,9 @@
 #include <sys/epoll.h>
 #include <sys/select.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/uio.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -74,13 +80,21 @@ const char* peer_state() {
   return errno == ECONNRESET ? "RST" : "open";
 }
 
-void report(const char* call, long ret, int err, const std::string& data, int ready_fd = -1) {
+void report(const char* call, long ret, int err, const std::string& data, int ready_fd = -1, long long elapsed_us = -1) {
   std::printf("{\"call\":\"%s\",\"ret\":%ld,\"errno\":\"%s\",\"data\":\"%s\",\"ready_fd\":%d,\"listener\":%d,"
-              "\"conn\":%d,\"peer\":\"%s\"}\n",
-              call, ret, err ? strerrorname_np(err) : "", data.c_str(), ready_fd, g_listener, g_server, peer_state());
+              "\"conn\":%d,\"elapsed_us\":%lld,\"peer\":\"%s\"}\n",
+              call, ret, err ? strerrorname_np(err) : "", data.c_str(), ready_fd, g_listener, g_server, elapsed_us,
+              peer_state());
 }
 
 void on_usr1(int) {}
+void on_alrm(int) {}
+
+long long now_us() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
+}
 
 long data_call(const std::string& c, char* buf, size_t len) {
   static const char kOut[] = "0123456789";
@@ -104,7 +118,7 @@ long data_call(const std::string& c, char* buf, size_t len) {
   return -2;
 }
 
-long wait_call(const std::string& c, int* ready) {
+long wait_call(const std::string& c, int* ready, bool forever) {
   *ready = -1;
   if (c.rfind("epoll", 0) == 0) {
     int ep = epoll_create1(0);
@@ -115,9 +129,10 @@ long wait_call(const std::string& c, int* ready) {
     epoll_ctl(ep, EPOLL_CTL_ADD, g_listener, &ev);
     epoll_event out[4];
     timespec ts{0, 200000000};
-    long n = c == "epoll_wait" ? epoll_wait(ep, out, 4, 200)
-             : c == "epoll_pwait" ? epoll_pwait(ep, out, 4, 200, nullptr)
-                                  : epoll_pwait2(ep, out, 4, &ts, nullptr);
+    const int ms = forever ? -1 : 200;
+    long n = c == "epoll_wait" ? epoll_wait(ep, out, 4, ms)
+             : c == "epoll_pwait" ? epoll_pwait(ep, out, 4, ms, nullptr)
+                                  : epoll_pwait2(ep, out, 4, forever ? nullptr : &ts, nullptr);
     if (n > 0) *ready = out[0].data.fd;
     return n;
   }
@@ -129,13 +144,14 @@ long wait_call(const std::string& c, int* ready) {
     timeval tv{0, 200000};
     timespec ts{0, 200000000};
     const int nfds = (g_server > g_listener ? g_server : g_listener) + 1;
-    long n = c == "select" ? select(nfds, &rd, nullptr, nullptr, &tv) : pselect(nfds, &rd, nullptr, nullptr, &ts, nullptr);
+    long n = c == "select" ? select(nfds, &rd, nullptr, nullptr, forever ? nullptr : &tv)
+                           : pselect(nfds, &rd, nullptr, nullptr, forever ? nullptr : &ts, nullptr);
     if (n > 0) *ready = FD_ISSET(g_server, &rd) ? g_server : g_listener;
     return n;
   }
   pollfd p[2] = {{g_server, POLLIN, 0}, {g_listener, POLLIN, 0}};
   timespec ts{0, 200000000};
-  long n = c == "poll" ? poll(p, 2, 200) : ppoll(p, 2, &ts, nullptr);
+  long n = c == "poll" ? poll(p, 2, forever ? -1 : 200) : ppoll(p, 2, forever ? nullptr : &ts, nullptr);
   if (n > 0) *ready = p[0].revents ? g_server : g_listener;
   return n;
 }
@@ -174,11 +190,11 @@ long uring_call(const std::string& c, char* buf, int* err) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s CALL nb|blk|sig\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CALL nb|blk|sig|inf\n", argv[0]);
     return 2;
   }
   const std::string call = argv[1], mode = argv[2];
-  const bool nb = mode == "nb";
+  const bool nb = mode == "nb" || mode == "inf";
   signal(SIGPIPE, SIG_IGN);
   if (mode == "sig") {
     struct sigaction sa {};
@@ -205,14 +221,23 @@ int main(int argc, char** argv) {
   int err = 0, ready = -1;
   if (call.find("poll") != std::string::npos || call.find("select") != std::string::npos ||
       call.rfind("epoll", 0) == 0) {
-    r = wait_call(call, &ready);
+    if (mode == "inf") {
+      struct sigaction sa {};
+      sa.sa_handler = on_alrm;  // ends the infinite wait with EINTR
+      sigaction(SIGALRM, &sa, nullptr);
+      itimerval it{{0, 0}, {0, 300000}};
+      setitimer(ITIMER_REAL, &it, nullptr);
+    }
+    const long long t0 = now_us();
+    r = wait_call(call, &ready, mode == "inf");
     err = r < 0 ? errno : 0;
+    const long long elapsed = now_us() - t0;
     std::string after;
     if (ready == g_server) {  // spurious: the next read gets the kernel's own EAGAIN
       fcntl(g_server, F_SETFL, O_NONBLOCK);
       after = recv(g_server, buf, 10, 0) < 0 && errno == EAGAIN ? "EAGAIN" : "data";
     }
-    report(call.c_str(), r, err, after, ready);
+    report(call.c_str(), r, err, after, ready, elapsed);
     return 0;
   }
   if (call.rfind("aio_", 0) == 0 || call.rfind("uring_", 0) == 0) {

@@ -225,3 +225,65 @@ def test_libfiu_control_switches_a_point_off_on_a_running_server(iogate_server, 
     before = [r for r in records(srv)[:n] if r["call"] == "recv" and r["fault"]]
     assert before, "the point was never on"
     assert after and not any(r["fault"] for r in after)
+
+
+def echo_3000(srv):
+    c = Client(srv.port, protocol="echo")
+    exchange([c], [os.urandom(3000)], kind="reply")
+    exchange([c], [b"x"], kind="reply")  # the server has written its records of the 3000 by now
+    c.close()
+    srv.stop()
+    return [r for r in records(srv) if r["call"] in ("send", "write")]
+
+
+def test_a_short_send_on_a_blocking_socket_is_marked_robust_and_robust_off_drops_it(iogate_server):
+    # The blocking server catches no signal and sets no SO_SNDTIMEO: the kernel
+    # would never cut its send short (signal(7)); V18 makes that a robustness fault.
+    sends = echo_3000(iogate_server("blocking", plan="send.partial:max=7", protocol="echo"))
+    faulted = [r for r in sends if r["fault"]]
+    assert faulted and all(r["robust"].startswith("V4: short send on a blocking socket") for r in faulted)
+    assert not any("robust" in r for r in sends if not r["fault"])
+    srv = iogate_server("blocking", plan="send.partial:max=7;robust=off", protocol="echo")
+    sends = echo_3000(srv)
+    assert sends and not any(r["fault"] or "robust" in r for r in sends)
+    assert all(r["note"].startswith("robust=off: not injected (V4: short send") for r in sends if r["req"] > 7)
+    assert sum(r["ret"] for r in sends) >= 3000
+    assert records(srv, "plan")[0]["robust_faults"] == "off"
+
+
+def test_a_short_send_on_a_non_blocking_socket_is_kernel_possible(iogate_server):
+    sends = echo_3000(iogate_server("epoll_et", plan="send.partial:max=7", protocol="echo"))
+    faulted = [r for r in sends if r["fault"]]
+    assert faulted and not any("robust" in r for r in faulted)
+
+
+def test_spurious_readiness_of_a_blocking_socket_is_robust_and_robust_off_keeps_to_non_blocking_ones(tmp_path):
+    # select over a blocking connection and a non-blocking one: only the latter
+    # may be reported spuriously by the kernel (tcp_poll); robust=off keeps to it.
+    script = tmp_path / "w.py"
+    script.write_text(textwrap.dedent("""
+        import select, socket, sys
+        lst = socket.socket(); lst.bind(("127.0.0.1", 0)); lst.listen()
+        peers = [socket.create_connection(lst.getsockname()) for _ in range(2)]
+        blk, _ = lst.accept()
+        nb, _ = lst.accept(); nb.setblocking(False)
+        out = []
+        for _ in range(int(sys.argv[1])):
+            r, _, _ = select.select([blk, nb], [], [], 0.05)
+            out.append("blk" if blk in r else "nb" if nb in r else "-")
+        print(blk.fileno(), nb.fileno(), " ".join(out))
+    """))
+    result = {}
+    for robust in ("on", "off"):
+        tr = tmp_path / f"{robust}.jsonl"
+        out = subprocess.run([IOGATE, "run", "--faults", f"wait.spurious:p=1,count=20;robust={robust}", "--trace",
+                              str(tr), "--", sys.executable, str(script), "20"],
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 0, out.stderr
+        blk_fd, nb_fd, *_ = out.stdout.split()
+        spur = [r for r in trace.read(tr) if r.get("spurious_fd") is not None]
+        result[robust] = {(r["spurious_fd"], r.get("robust", "")[:3]) for r in spur}
+        assert all(r["spurious_fd"] in (int(blk_fd), int(nb_fd)) for r in spur)
+    blk, nb = int(blk_fd), int(nb_fd)
+    assert result["on"] == {(blk, "V6:"), (nb, "")}  # both chosen, the blocking one marked
+    assert result["off"] == {(nb, "")}

@@ -111,3 +111,25 @@ def test_every_combination_the_table_does_not_allow_is_refused_at_load(cls, faul
     assert out.returncode == 2
     assert out.stderr.count("\n") == 1
     assert f"unknown fault '{fault}' for {cls}" in out.stderr
+
+
+WAITS = CALLS["wait"]
+
+
+@pytest.mark.parametrize("call", WAITS)
+def test_a_spurious_rule_with_nothing_to_report_never_ends_an_infinite_wait_with_0(call):
+    # conn=9 names no connection: nothing can be reported. The kernel never
+    # returns 0 from an infinite wait (libuv asserts it): the wait goes on
+    # until the probe's SIGALRM (300 ms) ends it with EINTR.
+    got = probe(call, "inf", "wait.spurious:count=1,conn=9")
+    assert (got["ret"], got["errno"]) == (-1, "EINTR"), got
+    assert got["elapsed_us"] >= 250000, got
+
+
+@pytest.mark.parametrize("call", WAITS)
+def test_a_spurious_rule_with_nothing_to_report_keeps_the_callers_finite_timeout(call):
+    # 0 is legal only once the caller's 200 ms have passed, not before.
+    got = probe(call, "nb", "wait.spurious:count=1,conn=9")
+    assert got["ret"] == 0, got
+    assert got["elapsed_us"] >= 200000, got
+    assert probe(call, "nb", "")["elapsed_us"] >= 200000  # the probe's own timeout, without the shim's rule

@@ -62,6 +62,7 @@ def test_a_python_client_gets_100_bytes_one_byte_per_recv(tmp_path):
     ("recv.partial", "needs max=N"),
     ("recv.eagain", "would starve any server"),
     ("recv.partial:max=1;seed=-3", "seed must be an unsigned integer"),
+    ("recv.partial:max=1;robust=maybe", "robust must be on or off"),
 ])
 def test_a_bad_plan_gives_one_line_and_exit_2_before_the_command_runs(tmp_path, plan, says):
     marker = tmp_path / "ran"
@@ -188,3 +189,32 @@ def test_one_plan_and_one_client_script_give_the_same_faults_every_run(iogate_se
     assert runs[0] == runs[1] == runs[2]
     other = fault_sequence(iogate_server, plan.replace("seed=42", "seed=43"))
     assert other != runs[0], "the seed does not change the schedule"
+
+
+FIONBIO_SERVER = textwrap.dedent("""
+    import select, socket
+    lst = socket.socket(); lst.bind(("127.0.0.1", 0)); lst.listen()
+    cli = socket.create_connection(lst.getsockname())
+    cli.sendall(b"hello")
+    conn, _ = lst.accept()
+    conn.setblocking(False)          # CPython: ioctl(fd, FIONBIO, &1)
+    select.select([conn], [], [], 10)
+    print(conn.fileno(), conn.recv(10).decode())
+""")
+
+
+def test_fionbio_right_after_accept_is_traced_before_the_first_read(tmp_path):
+    # A just-accepted socket is not classified yet: ioctl must classify it
+    # (as fcntl does), or accept.nonblock-set-explicitly misjudges asyncio servers.
+    script = tmp_path / "s.py"
+    script.write_text(FIONBIO_SERVER)
+    tr = tmp_path / "t.jsonl"
+    out = subprocess.run([IOGATE, "run", "--faults", "", "--trace", str(tr), "--", sys.executable, str(script)],
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    fd, data = out.stdout.split()
+    assert data == "hello"
+    records = trace.read(tr)
+    mine = [r for r in records if r.get("fd") == int(fd) and r["call"] in ("ioctl", "recv")]
+    assert mine and mine[0]["call"] == "ioctl", mine
+    assert (mine[0]["cmd"], mine[0]["arg"], mine[0]["ret"], mine[0]["conn"]) == ("FIONBIO", 1, 0, 1)

@@ -84,3 +84,106 @@ TEST_CASE("accept faults keep the queue consistent (V10)", "[legality]") {
 TEST_CASE("spurious readiness is an action of wait rules (V6)", "[legality]") {
   CHECK(legal_outcome(rule_of("wait.spurious:every=2"), state(0, false)).action == Action::spurious);
 }
+
+// -- robustness faults (V18): the robustness table of faults.def ------------
+
+namespace {
+CallState blocking_send(bool caught, bool timeout) {
+  CallState st = state(100, false);
+  st.caught = caught;
+  st.timeout = timeout;
+  return st;
+}
+}  // namespace
+
+TEST_CASE("a short send on a blocking socket is robustness-only without a caught signal or SO_SNDTIMEO (V4)",
+          "[legality][robust]") {
+  const auto partial = rule_of("send.partial:max=7");
+  auto o = legal_outcome(partial, blocking_send(false, false));
+  CHECK(o.action == Action::shorten);  // still produced (robust=on is the default) ...
+  REQUIRE(o.robust != nullptr);        // ... but marked, with its rule
+  CHECK_THAT(o.robust, Catch::StartsWith("V4: short send on a blocking socket"));
+  CHECK_THAT(o.robust_off, Catch::StartsWith("robust=off: not injected (V4"));
+  CHECK(legal_outcome(partial, blocking_send(true, false)).robust == nullptr);  // a handler may cut it short
+  CHECK(legal_outcome(partial, blocking_send(false, true)).robust == nullptr);  // so may the timeout
+  CHECK(legal_outcome(partial, state(100, true)).robust == nullptr);            // non-blocking: always legal
+  // send.eagain on a blocking socket becomes a 1-byte send: the same rule
+  auto e = legal_outcome(rule_of("send.eagain:every=2"), blocking_send(false, false));
+  CHECK(e.action == Action::shorten);
+  CHECK(e.robust != nullptr);
+}
+
+TEST_CASE("a short recv is kernel-possible, except recv(MSG_WAITALL) on a blocking socket with nothing to cut it (V4)",
+          "[legality][robust]") {
+  const auto r = rule_of("recv.partial:max=1");
+  CHECK(legal_outcome(r, state(100, false)).robust == nullptr);
+  CallState st = state(100, false);
+  st.waitall = true;
+  CHECK_THAT(legal_outcome(r, st).robust, Catch::StartsWith("V4: short recv(MSG_WAITALL)"));
+  st.caught = true;
+  CHECK(legal_outcome(r, st).robust == nullptr);
+  st = state(100, true);
+  st.waitall = true;
+  CHECK(legal_outcome(r, st).robust == nullptr);
+}
+
+TEST_CASE("a short aio_write on a blocking socket is robustness-only; short aio reads are not (V4, V12)",
+          "[legality][robust]") {
+  const auto r = rule_of("aio.partial:max=3");
+  CallState st = state(10, false);
+  st.op = iogate::Op::send;
+  CHECK(legal_outcome(r, st).robust != nullptr);
+  st.timeout = true;
+  CHECK(legal_outcome(r, st).robust == nullptr);
+  st = state(10, false);
+  st.op = iogate::Op::recv;
+  CHECK(legal_outcome(r, st).robust == nullptr);
+}
+
+TEST_CASE("EINTR from an epoll wait is robustness-only with no caught signal or with timeout 0 (V5)",
+          "[legality][robust]") {
+  const auto w = rule_of("wait.eintr:every=3");
+  CallState st;
+  st.epoll = true;
+  st.interruptible = true;  // epoll: a stop and continue could end it (signal(7))
+  auto o = legal_outcome(w, st);
+  CHECK(o.action == Action::interrupt);
+  CHECK_THAT(o.robust, Catch::Contains("no caught signal"));
+  st.caught = true;
+  CHECK(legal_outcome(w, st).robust == nullptr);
+  st.no_sleep = true;
+  CHECK_THAT(legal_outcome(w, st).robust, Catch::Contains("timeout 0"));
+  CallState sel;  // select/poll: EINTR needs a caught signal (then kernel-possible, even with timeout 0)
+  sel.interruptible = sel.caught = sel.no_sleep = true;
+  CHECK(legal_outcome(w, sel).action == Action::interrupt);
+  CHECK(legal_outcome(w, sel).robust == nullptr);
+}
+
+TEST_CASE("spurious readiness of a blocking socket is robustness-only, unless a listener shared after fork (V6)",
+          "[legality][robust]") {
+  using iogate::CallClass;
+  // legal_outcome cannot know the fd a spurious report will name: the caller classifies it
+  CHECK(legal_outcome(rule_of("wait.spurious:every=2"), state(0, false)).robust == nullptr);
+  CallState target;
+  const auto* row = iogate::robustness(CallClass::wait, Action::spurious, target);
+  REQUIRE(row != nullptr);
+  CHECK_THAT(row->reason, Catch::StartsWith("V6: spurious readiness of a blocking socket"));
+  target.shared_listener = true;  // after fork another process may take the connection first
+  CHECK(iogate::robustness(CallClass::wait, Action::spurious, target) == nullptr);
+  target = CallState{};
+  target.nonblocking = true;
+  CHECK(iogate::robustness(CallClass::wait, Action::spurious, target) == nullptr);
+}
+
+TEST_CASE("the kernel-possible outcomes of every other fault carry no robustness mark (V18)", "[legality][robust]") {
+  const char* plan = GENERATE("recv.eagain:every=2", "recv.partial:max=1", "recv.reset", "recv.eof", "send.epipe",
+                              "recv.eintr:every=2", "send.eintr:every=2", "accept.eintr:every=2",
+                              "accept.eagain:every=2", "accept.emfile:count=1", "accept.econnaborted",
+                              "uring.partial:max=1", "uring.eof");
+  CAPTURE(plan);
+  for (bool nb : {true, false}) {
+    CallState st = state(10, nb, true);
+    st.caught = true;
+    CHECK(legal_outcome(rule_of(plan), st).robust == nullptr);
+  }
+}

@@ -112,6 +112,10 @@ TEST_CASE("a bad plan is refused with one line naming the rule and the problem",
       {"recv.eagain:after=4", "eagain on every call forever"},
       {"recv.partial:max=1;seed=x", "item 2 'seed=x': seed must be an unsigned integer"},
       {"seed=1;seed=2", "item 2 'seed=2': seed given twice"},
+      {"recv.partial:max=1;robust=maybe", "item 2 'robust=maybe': robust must be on or off"},
+      {"robust=", "item 1 'robust=': robust must be on or off"},
+      {"robust=OFF", "robust must be on or off"},
+      {"robust=off;robust=on", "item 2 'robust=on': robust given twice"},
       {"recv.partial:max=99999999999999999999", "bad value"},
   }));
   CAPTURE(bad.plan);
@@ -119,6 +123,21 @@ TEST_CASE("a bad plan is refused with one line naming the rule and the problem",
   std::string err = parse_plan(bad.plan, p);
   CHECK_THAT(err, Catch::Contains(bad.says));
   CHECK(err.find('\n') == std::string::npos);
+}
+
+TEST_CASE("robust=on|off is a plan-wide item; robustness faults are on by default", "[plan]") {
+  Plan p;
+  REQUIRE(parse_plan("send.partial:max=7", p) == "");
+  CHECK(p.robust);
+  CHECK_FALSE(p.robust_given);
+  REQUIRE(parse_plan("send.partial:max=7; robust=off ;seed=3", p) == "");
+  CHECK_FALSE(p.robust);
+  CHECK(p.robust_given);
+  CHECK(p.rules.size() == 1);
+  CHECK(p.seed == 3);
+  REQUIRE(parse_plan("robust=on", p) == "");
+  CHECK(p.robust);
+  CHECK(p.rules.empty());
 }
 
 TEST_CASE("more than 16 rules are refused", "[plan]") {
