@@ -46,6 +46,7 @@ unsigned CallState::bits() const {
   if (epoll) b |= IOGATE_S(epoll);
   if (no_sleep) b |= IOGATE_S(no_sleep);
   if (shared_listener) b |= IOGATE_S(shared_listener);
+  if (readable) b |= IOGATE_S(readable);
   return b;
 }
 

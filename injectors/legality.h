@@ -28,7 +28,7 @@ enum class Action : uint8_t {
 const char* action_name(Action a);
 
 // The facts of a call's state the robustness table tests (IOGATE_S(name)).
-enum class StateBit : uint8_t { nonblocking, caught, timeout, waitall, epoll, no_sleep, shared_listener };
+enum class StateBit : uint8_t { nonblocking, caught, timeout, waitall, epoll, no_sleep, shared_listener, readable };
 #define IOGATE_S(id) (1u << static_cast<unsigned>(::iogate::StateBit::id))
 
 // What the caller knows about the call and its fd. The caller fills what the
@@ -43,6 +43,7 @@ struct CallState {
   bool epoll = false;           // an epoll wait (not select/poll)
   bool no_sleep = false;        // a wait with timeout 0
   bool shared_listener = false; // wait.spurious: the fd reported is a listener another process may accept on
+  bool readable = false;        // recv.eagain: data, an EOF or an error is queued (a read would not block)
   Op op = Op::any;              // aio/uring: the operation
   unsigned bits() const;        // the IOGATE_S bits that hold
 };

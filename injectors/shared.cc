@@ -34,6 +34,8 @@ struct Slot {
 struct Region {
   std::atomic<uint32_t> accepts;  // connections accepted so far by every process
   uint32_t pad;
+  std::atomic<uint64_t> accept_calls;               // accept calls so far by every process
+  std::atomic<uint32_t> accept_fired[kMaxRules];    // accept rules fired so far by every process
   Slot slots[kSlots];
 };
 
@@ -133,6 +135,10 @@ uint32_t shared_next_conn(int fd) {
   errno = e;
   return conn;
 }
+
+uint64_t shared_next_accept_call() { return g_region->accept_calls.fetch_add(1) + 1; }
+
+std::atomic<uint32_t>* shared_accept_fired() { return g_region->accept_fired; }
 
 uint32_t shared_conn_of(dev_t dev, ino_t ino) {
   const uint32_t h = home(dev, ino);

@@ -17,7 +17,10 @@
 
 #include <sys/types.h>
 
+#include <atomic>
 #include <cstdint>
+
+#include "plan.h"
 
 namespace iogate {
 
@@ -34,5 +37,12 @@ uint32_t shared_next_conn(int fd);
 // The ordinal a socket was registered with by any process, 0 if none (a
 // socket nobody accepted, or one pushed out of the bounded table).
 uint32_t shared_conn_of(dev_t dev, ino_t ino);
+
+// Accept rules count for the whole server too: the index of this accept call
+// among every process's accept calls, and the per-rule fire counters, so
+// `accept.econnaborted:count=1` aborts one connection of the server, not one
+// per prefork child (apache2 mpm_event, nginx workers).
+uint64_t shared_next_accept_call();
+std::atomic<uint32_t>* shared_accept_fired();  // kMaxRules counters
 
 }  // namespace iogate

@@ -190,6 +190,10 @@ CallState data_state(const Rule& r, void* p) {
   st.waitall = c->reading && (c->flags & MSG_WAITALL);
   const bool may_shorten = r.fault == Fault::eagain || r.fault == Fault::partial;
   if (may_shorten || r.fault == Fault::eintr) st.nonblocking = fd_nonblocking(c->fd, c->flags);
+  if (r.fault == Fault::eagain && c->reading && st.nonblocking) {  // V18: would the kernel say EAGAIN now?
+    pollfd q{c->fd, POLLIN, 0};
+    st.readable = IOGATE_REAL(poll)(&q, 1, 0) == 1 && q.revents != 0;
+  }
   if (r.fault == Fault::eintr && !st.nonblocking)
     st.interruptible = caught_signal_could_interrupt(socket_has_timeout(c->fd, c->reading));
   // V4: what could cut a blocking transfer short (the robustness table's

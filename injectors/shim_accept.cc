@@ -19,6 +19,7 @@
 #include "epoll_book.h"
 #include "fdtable.h"
 #include "real.h"
+#include "shared.h"
 #include "shim.h"
 #include "signals.h"
 #include "trace.h"
@@ -44,11 +45,10 @@ int accept_common(const char* name, int lfd, Real&& real) {
   FdState* s = stream_state(lfd);
   if (s) {
     fd_mark_listener(lfd);
-    if (class_has_rules(CallClass::accept)) {
-      const uint64_t idx =
-          s->calls[static_cast<unsigned>(CallClass::accept)].fetch_add(1, std::memory_order_relaxed) + 1;
+    if (class_has_rules(CallClass::accept)) {  // counted for the whole server (shared.h)
+      const uint64_t idx = shared_next_accept_call();
       int ctx = lfd;
-      d = decide(CallClass::accept, Op::any, 0, idx, s->fired, accept_state, &ctx);
+      d = decide(CallClass::accept, Op::any, 0, idx, shared_accept_fired(), accept_state, &ctx);
     }
   }
   int r = -1, err = 0;

@@ -159,7 +159,7 @@ TEST_CASE("EINTR from an epoll wait is robustness-only with timeout 0, kernel-po
   CHECK(legal_outcome(w, sel).robust == nullptr);
 }
 
-TEST_CASE("spurious readiness of a blocking socket is robustness-only, unless a listener shared after fork (V6)",
+TEST_CASE("spurious readiness of a TCP socket is robustness-only, unless a listener shared after fork (V6)",
           "[legality][robust]") {
   using iogate::CallClass;
   // legal_outcome cannot know the fd a spurious report will name: the caller classifies it
@@ -167,12 +167,12 @@ TEST_CASE("spurious readiness of a blocking socket is robustness-only, unless a 
   CallState target;
   const auto* row = iogate::robustness(CallClass::wait, Action::spurious, target);
   REQUIRE(row != nullptr);
-  CHECK_THAT(row->reason, Catch::StartsWith("V6: spurious readiness of a blocking socket"));
+  CHECK_THAT(row->reason, Catch::StartsWith("V6: spurious readiness of a TCP socket"));
   target.shared_listener = true;  // after fork another process may take the connection first
   CHECK(iogate::robustness(CallClass::wait, Action::spurious, target) == nullptr);
   target = CallState{};
-  target.nonblocking = true;
-  CHECK(iogate::robustness(CallClass::wait, Action::spurious, target) == nullptr);
+  target.nonblocking = true;  // non-blocking or not: tcp_poll does not report a socket with nothing queued
+  CHECK(iogate::robustness(CallClass::wait, Action::spurious, target) != nullptr);
 }
 
 TEST_CASE("the kernel-possible outcomes of every other fault carry no robustness mark (V18)", "[legality][robust]") {
@@ -186,4 +186,20 @@ TEST_CASE("the kernel-possible outcomes of every other fault carry no robustness
     st.caught = true;
     CHECK(legal_outcome(rule_of(plan), st).robust == nullptr);
   }
+}
+
+TEST_CASE("EAGAIN from a read is robustness-only while something is queued (V1, V18)", "[legality][robust]") {
+  const auto r = rule_of("recv.eagain:every=2");
+  CallState st = state(100, true);
+  auto o = legal_outcome(r, st);
+  CHECK(o.action == Action::would_block);
+  CHECK(o.robust == nullptr);  // nothing queued: the kernel's own answer
+  st.readable = true;
+  o = legal_outcome(r, st);
+  CHECK(o.action == Action::would_block);
+  CHECK_THAT(o.robust, Catch::StartsWith("V1: EAGAIN from a read while data"));
+  const auto s = rule_of("send.eagain:every=2");  // a full send buffer is the peer's doing: always possible
+  CallState w = state(100, true);
+  w.readable = true;
+  CHECK(legal_outcome(s, w).robust == nullptr);
 }
