@@ -263,6 +263,9 @@ def serialized_per_connection(ctx):
     clients = [ctx.client(f"client {i + 1}") for i in range(32)]
     for c in clients:
         c.greet()
+    probe = clients[0]  # two pipelined requests first: a server that ends every connection after one
+    probe.ask(ctx.request(rng, 16) + ctx.request(rng, 16), "client 1: the replies to two pipelined requests")
+    probe.one_connection("the order of pipelined requests is judged on one connection")
     exchange(clients, [b"".join(ctx.request(rng, rng.randrange(8, 200)) for _ in range(40)) for _ in clients],
              kind="bulk")
     for c in clients:
@@ -280,8 +283,10 @@ def emfile_no_spin(ctx):
         except CaseFailed:
             break
         held.append(c)
-        if not ctx.greeting():  # a server with TCP_DEFER_ACCEPT accepts a connection only once data came
-            c.send_maybe(ctx.request(rng, 6))
+        if not ctx.greeting():
+            # Half a request: a server with TCP_DEFER_ACCEPT accepts a connection only once data came, and
+            # one that closes after each answer (HTTP/1.0) keeps this one open while it waits for the rest.
+            c.send_maybe(halves(ctx.request(rng, 32))[0])
     ctx.require_alive("once the connections outnumber its descriptors")
     if not ctx.wait_for(lambda: out_of_fds(ctx.trace()), "accept() failing with EMFILE"):
         ctx.not_applicable("the server never ran out of descriptors (no accept() failed with EMFILE/ENFILE): "
