@@ -1,7 +1,7 @@
 """Servers no one here wrote, installed from Debian: a correct server shows
 no false FAIL on the cases that apply to it. nginx speaks http (a config
 generated per cell by ci/servers/nginx); socat forks `cat` per connection
-(echo) or a line loop (line). Their two failures are real and explained:
+(echo) or a line loop (line). Their two warnings are real and explained (robustness only, V18):
 
 socat × accept.nonblock-set-explicitly, spurious.readiness.tolerated
     socat's per-connection child waits in select() and then reads the
@@ -11,8 +11,9 @@ socat × accept.nonblock-set-explicitly, spurious.readiness.tolerated
     blocks, and the reply `cat` already wrote waits in the pipe: that client
     stalls. With socat's `nonblock` option it fails differently: read() gets
     EAGAIN and socat treats it as fatal ("E read(7, ...): Resource
-    temporarily unavailable") and drops the connection. A real robustness
-    limitation, not a false alarm.
+    temporarily unavailable") and drops the connection. Linux itself never
+    reports an idle TCP socket readable to its only reader: a robustness
+    WARN, not a FAIL.
 """
 import json
 import shutil
@@ -39,17 +40,24 @@ def test_nginx_passes_every_case_that_applies_to_it(tmp_path):
 
 
 @pytest.mark.skipif(not socat(), reason="socat is not installed (apt-get install socat; ci/debian-packages.txt)")
-def test_socat_echo_fails_only_its_two_explained_cases(tmp_path):
-    out = run("gate", "--server-cmd", SOCAT_ECHO, "--protocol", "echo", "--jobs", "2", "--report", str(tmp_path))
-    assert out.returncode == 1, out.stdout + out.stderr
+def test_socat_echo_gets_its_two_explained_warnings(tmp_path):
+    """Regression: these two were FAILs although Linux never reports an idle
+    TCP socket readable to its only reader: a robustness WARN (V18), exit 0
+    (1 with --strict)."""
+    out = run("gate", "--server-cmd", SOCAT_ECHO, "--protocol", "echo", "--jobs", "2", "--report", str(tmp_path),
+              "--cases", "spurious.*,accept.nonblock*,recv.*,peer.*")
+    assert out.returncode == 0, out.stdout + out.stderr
     assert "select(2), level-triggered, blocking sockets, a process per connection" in out.stderr
     rep = json.loads((tmp_path / "report.json").read_text())
-    failed = {r["case"] for r in rep["results"] if r["verdict"] == "FAIL"}
-    assert failed == SOCAT_KNOWN, {r["case"]: r["message"] for r in rep["results"] if r["verdict"] != "PASS"}
-    assert not [r for r in rep["results"] if r["verdict"] == "ERROR"]
+    warned = {r["case"] for r in rep["results"] if r["verdict"] == "WARN"}
+    assert warned == SOCAT_KNOWN, {r["case"]: r["message"] for r in rep["results"] if r["verdict"] != "PASS"}
+    assert not [r for r in rep["results"] if r["verdict"] in ("ERROR", "FAIL")]
     for r in rep["results"]:
         if r["case"] in SOCAT_KNOWN:
-            assert "while an idle connection is reported ready" in r["message"]
+            assert "while an idle connection is reported ready" in r["message"] and "V6" in r["message"]
+    strict = run("gate", "--server-cmd", SOCAT_ECHO, "--protocol", "echo", "--jobs", "2", "--strict",
+                 "--cases", "spurious.readiness.tolerated")
+    assert strict.returncode == 1, strict.stdout + strict.stderr
 
 
 @pytest.mark.skipif(not socat(), reason="socat is not installed")
