@@ -75,8 +75,10 @@ FIRST_MUTANTS = models.MUTANTS[:7]  # the teaching suite runs every mutant again
 
 @pytest.mark.parametrize("mutant", FIRST_MUTANTS, ids=[m.name for m in FIRST_MUTANTS])
 def test_a_mutant_given_by_server_cmd_fails_the_gate_naming_its_case(mutant):
+    # a robustness-only bug is a WARN (exit 0); --strict makes it fail like the others
+    strict = ["--strict"] if mutant.expect == "WARN" else []
     out = run("gate", "--server-cmd", f"{mutant.binary} --port {{port}}", "--model", mutant.base.name,
-              "--cases", f"{mutant.case},recv.zero.closes")
+              "--cases", f"{mutant.case},recv.zero.closes", *strict)
     assert out.returncode == 1, out.stdout + out.stderr
     failed = re.search(r"^FAIL: (.*)$", out.stdout, re.M)
     assert failed and mutant.case in failed.group(1).split(", "), out.stdout

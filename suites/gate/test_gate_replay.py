@@ -6,14 +6,14 @@ import pytest
 from gatehelp import binary, have, mutant_binary, run
 
 
-@pytest.mark.skipif(not mutant_binary("select--eagain-closes").exists(), reason="mutant not built")
+@pytest.mark.skipif(not mutant_binary("select--exit-on-recv-error").exists(), reason="mutant not built")
 def test_replay_of_a_failed_cell_fails_again_with_the_same_faults(tmp_path):
-    g = run("gate", "--server-cmd", f"{mutant_binary('select--eagain-closes')} --port {{port}}", "--model", "select",
-            "--cases", "recv.eagain.keeps-connection", "--seed", "5", "--report", str(tmp_path))
+    g = run("gate", "--server-cmd", f"{mutant_binary('select--exit-on-recv-error')} --port {{port}}", "--model", "select",
+            "--cases", "recv.error.closes", "--seed", "5", "--report", str(tmp_path))
     assert g.returncode == 1
-    out = run("replay", str(tmp_path), "recv.eagain.keeps-connection")
+    out = run("replay", str(tmp_path), "recv.error.closes")
     assert out.returncode == 1, out.stdout + out.stderr
-    assert "plan: recv.eagain:every=2;seed=5   seed: 5" in out.stdout
+    assert "plan: recv.reset:conn=1,after=1;seed=5   seed: 5" in out.stdout
     assert "the same fault sequence on every connection" in out.stdout
     assert ">> " in out.stdout  # the replay's trace excerpt, the injected fault marked
 

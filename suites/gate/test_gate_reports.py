@@ -12,8 +12,8 @@ import pytest
 from gatehelp import mutant_binary, run
 from iogate import paths
 
-MUTANT = "select--eagain-closes"
-CASES = "recv.eagain.keeps-connection,recv.zero.closes,et.read.drains-until-eagain"
+MUTANT = "select--exit-on-recv-error"
+CASES = "recv.error.closes,recv.zero.closes,et.read.drains-until-eagain"
 
 pytestmark = pytest.mark.skipif(not mutant_binary(MUTANT).exists(), reason=f"mutant {MUTANT} is not built")
 
@@ -39,18 +39,18 @@ def test_report_json_holds_each_cell_with_its_evidence(gated):
     assert rep["format"] == "iogate-report" and rep["exit_code"] == 1
     assert rep["counts"] == {"PASS": 1, "WARN": 0, "FAIL": 1, "ERROR": 0, "N/A": 1}
     cells = {r["case"]: r for r in rep["results"]}
-    fail = cells["recv.eagain.keeps-connection"]
-    assert fail["verdict"] == "FAIL" and fail["plan"] == "recv.eagain:every=2;seed=1" and fail["seed"] == 1
+    fail = cells["recv.error.closes"]
+    assert fail["verdict"] == "FAIL" and fail["plan"] == "recv.reset:conn=1,after=1;seed=1" and fail["seed"] == 1
     # The client transcript: what client 1 sent and got, and the reset it saw.
     dirs = [e["dir"] for e in fail["transcript"]]
     assert dirs[0] == "connect" and "send" in dirs and "recv" in dirs
     assert any("Connection reset" in (e.get("note") or "") for e in fail["transcript"])
     # The injected faults and the trace excerpt around them, injected records marked.
-    assert fail["faults"] and fail["faults"][0]["fault"] == "recv.eagain:every=2"
+    assert fail["faults"] and fail["faults"][0]["fault"] == "recv.reset:conn=1,after=1"
     injected = [e for e in fail["excerpt"] if e.get("injected")]
-    assert injected and injected[0]["errno"] == "EAGAIN"
-    assert "--cases recv.eagain.keeps-connection --seed 1" in fail["replay"]
-    case = next(c for c in rep["cases"] if c["id"] == "recv.eagain.keeps-connection")
+    assert injected and injected[0]["errno"] == "ECONNRESET"
+    assert "--cases recv.error.closes --seed 1" in fail["replay"]
+    case = next(c for c in rep["cases"] if c["id"] == "recv.error.closes")
     assert case["requirement"]["source"].startswith("recv(2)") and case["teaching"]["fix"]
     assert cells["et.read.drains-until-eagain"]["verdict"] == "N/A"
 
@@ -80,9 +80,9 @@ def test_report_html_is_self_contained_and_explains_the_failure(gated):
     text = " ".join(page.text)
     assert "matrix" in page.ids and "verdict" in page.ids
     assert not page.external, page.external
-    for needle in ("recv(2) RETURN VALUE, ERRORS", "recv.eagain:every=2;seed=1", "client transcript",
-                   "trace excerpt", "the fix:", "EAGAIN is treated like an error",
-                   "./iogate replay report.json recv.eagain.keeps-connection"):
+    for needle in ("recv(2) RETURN VALUE", "recv.reset:conn=1,after=1;seed=1", "client transcript",
+                   "trace excerpt", "the fix:", "the fix:",
+                   "./iogate replay report.json recv.error.closes"):
         assert needle in text, needle
     assert ("tr", "injected") in page.classes  # the injected fault's trace row is highlighted
     assert sum(1 for tag, cls in page.classes if tag == "td" and "cell" in cls.split()) == 3
@@ -96,9 +96,9 @@ def test_junit_has_failure_skipped_and_a_testcase_per_case(gated):
     assert set(cases) == set(CASES.split(","))
     assert {tc.classname for tc in cases.values()} == {"select"}  # the server's model
     kinds = {name: [type(r).__name__ for r in tc.result] for name, tc in cases.items()}
-    assert kinds == {"recv.eagain.keeps-connection": ["Failure"], "recv.zero.closes": [],
+    assert kinds == {"recv.error.closes": ["Failure"], "recv.zero.closes": [],
                      "et.read.drains-until-eagain": ["Skipped"]}
-    assert "EAGAIN" in cases["recv.eagain.keeps-connection"].result[0].text
+    assert "ECONNRESET" in cases["recv.error.closes"].result[0].text
 
 
 def test_an_error_is_a_junit_error_and_reports_are_written(tmp_path):

@@ -143,11 +143,14 @@ def test_send_partial_shortens_the_real_call_and_loses_nothing(iogate_server):
     c = Client(srv.port, protocol="echo")
     data = os.urandom(3000)
     exchange([c], [data], kind="reply")
+    # One more round trip: the stop may cut the record of the last send() (docs/trace.md), so the last
+    # send is this 1-byte echo's, and the 3000 bytes' records are all out before it.
+    exchange([c], [b"!"], kind="reply")
     c.close()
     srv.stop()
     sends = [r for r in trace.read(srv.trace_path) if r["call"] in ("send", "write") and r["ret"] > 0]
     assert sends and all(r["ret"] <= 7 for r in sends)
-    assert sum(r["ret"] for r in sends) == 3000
+    assert sum(r["ret"] for r in sends) in (3000, 3001)
 
 
 def test_the_trace_records_accepts_epoll_registrations_and_the_plan(iogate_server):
