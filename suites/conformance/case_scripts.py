@@ -9,6 +9,7 @@ import select
 import time
 
 from iogate.client import exchange
+from iogate import judge
 from iogate.crowd import Crowd
 from iogate.verdicts import CaseFailed, Fragile
 
@@ -388,7 +389,7 @@ def accepted_nonblocking(ctx):
                       "report would hang it): " + "; ".join(problems[:3]))
 
 
-WAIT_CALLS = ("epoll_wait", "epoll_pwait", "epoll_pwait2", "select", "pselect", "poll", "ppoll")
+WAIT_CALLS = judge.CLASS_CALLS["wait"]
 
 
 def blocking_accepted(records):
