@@ -8,11 +8,15 @@ and takes clients again as others leave."""
 import argparse
 import select
 import socket
+import time
 
 p = argparse.ArgumentParser()
 p.add_argument("--port", type=int, required=True)
 p.add_argument("--cap", type=int, default=64)
 p.add_argument("--mode", choices=["queue", "shed"], default="queue")
+p.add_argument("--backlog", type=int, default=4096, help="listen() backlog (CPython's socketserver: 5)")
+p.add_argument("--slow-accept", type=float, default=0.0, help="seconds of work after each accept (a server "
+               "that starts a thread or process per connection takes its queue slowly)")
 p.add_argument("--defer-accept", action="store_true", help="TCP_DEFER_ACCEPT (apache2's default): a connection "
                "is accepted only once its first bytes arrived")
 a = p.parse_args()
@@ -22,7 +26,7 @@ lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if a.defer_accept:
     lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 30)
 lsock.bind(("127.0.0.1", a.port))
-lsock.listen(4096)
+lsock.listen(a.backlog)
 lsock.setblocking(False)
 poller = select.poll()
 poller.register(lsock, select.POLLIN)
@@ -42,6 +46,8 @@ while True:
                     c.close()  # shed mode only reaches here
                     continue
                 c.setblocking(False)
+                if a.slow_accept:
+                    time.sleep(a.slow_accept)  # the server's own per-connection work, not a wait for anything
                 conns[c.fileno()], out[c.fileno()] = c, b""
                 poller.register(c, select.POLLIN)
                 if a.mode == "queue" and len(conns) >= a.cap:
