@@ -7,6 +7,7 @@
 // __*_chk entry points check their buffer size like glibc, then take the
 // normal path.
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -23,6 +24,7 @@
 #include "shim.h"
 #include "signals.h"
 #include "trace.h"
+#include "trace_channel.h"
 
 extern "C" void __chk_fail(void) __attribute__((noreturn));
 
@@ -162,7 +164,39 @@ IOGATE_EXPORT int socket(int domain, int type, int protocol) {
   return r;
 }
 
+// The trace channel is not the program's (trace_channel.h): closing or
+// duplicating it is refused as for a number the program never opened, a
+// close of a range skips it, and a dup2/dup3 onto it moves it first.
+namespace {
+int not_yours() {
+  errno = EBADF;
+  return -1;
+}
+
+void close_span(unsigned first, unsigned last, int flags) {
+  if (first <= last) IOGATE_REAL(close_range)(first, last, flags);
+}
+}  // namespace
+
+IOGATE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+  const int t = channel_on() ? channel_fd() : -1;
+  if (t < 0 || static_cast<unsigned>(t) < first || static_cast<unsigned>(t) > last || (flags & CLOSE_RANGE_CLOEXEC))
+    return IOGATE_REAL(close_range)(first, last, flags);
+  const unsigned tu = static_cast<unsigned>(t);
+  if (tu > first) close_span(first, tu - 1, flags);
+  if (tu < last) close_span(tu + 1, last, flags & ~CLOSE_RANGE_UNSHARE);
+  return 0;
+}
+
+IOGATE_EXPORT void closefrom(int lowfd) {
+  const int t = channel_on() ? channel_fd() : -1;
+  if (t < 0 || t < lowfd) return IOGATE_REAL(closefrom)(lowfd);
+  if (t > lowfd && lowfd >= 0) close_span(static_cast<unsigned>(lowfd), static_cast<unsigned>(t) - 1, 0);
+  IOGATE_REAL(closefrom)(t + 1);
+}
+
 IOGATE_EXPORT int close(int fd) {
+  if (channel_owns(fd)) return not_yours();
   if (!shim_active()) return IOGATE_REAL(close)(fd);
   Guard guard;
   const bool sock = fd_known_stream(fd);
@@ -177,6 +211,7 @@ IOGATE_EXPORT int close(int fd) {
 }
 
 IOGATE_EXPORT int dup(int oldfd) {
+  if (channel_owns(oldfd)) return not_yours();
   const int r = IOGATE_REAL(dup)(oldfd);
   if (r >= 0 && shim_active()) {
     const int err = errno;
@@ -188,7 +223,14 @@ IOGATE_EXPORT int dup(int oldfd) {
 }
 
 IOGATE_EXPORT int dup2(int oldfd, int newfd) {
+  if (channel_owns(oldfd)) return not_yours();
+  const int left = oldfd != newfd ? channel_vacate(newfd) : -1;
   const int r = IOGATE_REAL(dup2)(oldfd, newfd);
+  if (r < 0 && left >= 0) {
+    const int e = errno;
+    IOGATE_REAL(close)(left);  // the program's call failed: the number the channel left is closed, as moved
+    errno = e;
+  }
   if (r >= 0 && r != oldfd && shim_active()) {
     const int err = errno;
     Guard guard;
@@ -199,7 +241,14 @@ IOGATE_EXPORT int dup2(int oldfd, int newfd) {
 }
 
 IOGATE_EXPORT int dup3(int oldfd, int newfd, int flags) {
+  if (channel_owns(oldfd)) return not_yours();
+  const int left = oldfd != newfd ? channel_vacate(newfd) : -1;
   const int r = IOGATE_REAL(dup3)(oldfd, newfd, flags);
+  if (r < 0 && left >= 0) {
+    const int e = errno;
+    IOGATE_REAL(close)(left);
+    errno = e;
+  }
   if (r >= 0 && shim_active()) {
     const int err = errno;
     Guard guard;

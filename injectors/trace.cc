@@ -13,11 +13,11 @@
 #include <cstring>
 
 #include "real.h"
+#include "trace_channel.h"
 
 namespace iogate {
 
 namespace {
-int g_trace_fd = -1;
 // A spinning server can write records without end: past the cap (IOGATE_TRACE_MAX
 // bytes, default 64 MiB) one last record says so and the rest is dropped.
 std::atomic<long long> g_trace_left{64LL << 20};
@@ -30,14 +30,13 @@ const char* trace_open() {
   g_pid = getpid();
   if (!path || !*path) return "";
   if (const char* cap = std::getenv("IOGATE_TRACE_MAX")) g_trace_left = std::atoll(cap);
-  g_trace_fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  return g_trace_fd < 0 ? "cannot open IOGATE_TRACE file" : "";
+  return channel_open(path) ? "" : "cannot open IOGATE_TRACE file";
 }
 
-bool trace_on() { return g_trace_fd >= 0; }
+bool trace_on() { return channel_on(); }
 
 StopSignalsHeld::StopSignalsHeld() {
-  if (g_trace_fd < 0) return;
+  if (!channel_on()) return;
   sigset_t stop;
   sigemptyset(&stop);
   sigaddset(&stop, SIGTERM);
@@ -142,16 +141,17 @@ TraceLine& TraceLine::close_array() {
 }
 
 void TraceLine::emit() {
-  if (g_trace_fd < 0) return;
+  if (!channel_on()) return;
   buf_[n_++] = '}';
   buf_[n_++] = '\n';
   const long long left = g_trace_left.fetch_sub(static_cast<long long>(n_), std::memory_order_relaxed);
   if (left <= 0) return;
   int saved = errno;
-  ssize_t w = IOGATE_REAL(write)(g_trace_fd, buf_, n_);
-  if (left - static_cast<long long>(n_) <= 0) {
+  const int fd = channel_fd();  // verified to be the trace file: never a descriptor of the program
+  ssize_t w = fd < 0 ? 0 : IOGATE_REAL(write)(fd, buf_, n_);
+  if (fd >= 0 && left - static_cast<long long>(n_) <= 0) {
     static const char kCut[] = "{\"call\":\"trace_truncated\",\"note\":\"IOGATE_TRACE_MAX reached\"}\n";
-    w = IOGATE_REAL(write)(g_trace_fd, kCut, sizeof kCut - 1);
+    w = IOGATE_REAL(write)(fd, kCut, sizeof kCut - 1);
   }
   (void)w;
   errno = saved;
