@@ -1,5 +1,6 @@
 """The command line as a user and a script see it: list, explain, the gate's
 exit contract and table."""
+import os
 import re
 import subprocess
 
@@ -99,3 +100,23 @@ def test_the_fault_table_of_the_docs_matches_what_the_shim_accepts(cls):
     known = re.search(r"\(known: (.*)\)$", out.stderr.strip()).group(1)
     documented = [name for name, classes, _, _ in docs.fault_rows() if cls in classes]
     assert known == (", ".join(documented) or "none yet")
+
+
+def test_iogate_run_gives_the_program_default_signal_dispositions_whatever_it_inherited():
+    """A background job of a script ignores SIGINT and SIGQUIT, nohup SIGHUP,
+    Python SIGPIPE; an ignored disposition survives exec. `iogate run` starts
+    the program as a service manager would: nothing ignored, nothing blocked
+    (before, CPython under it installed no SIGINT handler and the shim rightly
+    injected no EINTR)."""
+    script = ("trap '' INT QUIT HUP PIPE; exec " + IOGATE +
+              " run --faults seed=1 -- grep -E '^Sig(Ign|Blk):' /proc/self/status")
+    out = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=120,
+                         env=dict(os.environ, IOGATE_NO_BUILD="1"))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["SigBlk:", "0000000000000000", "SigIgn:", "0000000000000000"], out.stdout
+
+
+def test_iogate_run_of_a_missing_program_is_one_line_and_exit_2():
+    out = subprocess.run([IOGATE, "run", "--faults", "seed=1", "--", "no-such-program-here"], capture_output=True,
+                         text=True, timeout=120, env=dict(os.environ, IOGATE_NO_BUILD="1"))
+    assert out.returncode == 2 and "cannot run" in out.stderr and len(out.stderr.strip().splitlines()) == 1

@@ -25,6 +25,23 @@ def test_exclusions_can_empty_a_selection_too():
     assert out.returncode == 2 and "no case matches" in out.stderr
 
 
+@pytest.mark.parametrize("cases,named", [("recv.zero.closes,recv.eror.closes", "'recv.eror.closes'"),
+                                         ("*,!no.such.case", "'no.such.case'"), ("", "--cases is empty"),
+                                         (" , ", "--cases is empty")])
+def test_a_cases_list_with_a_glob_that_matches_nothing_is_refused_before_anything_runs(cases, named):
+    out = run("gate", "--cases", cases)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert named in out.stderr and len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert not out.stdout  # refused before any cell
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2 ** 64), "x"])
+def test_a_seed_out_of_range_is_one_line_and_exit_2(seed):
+    out = run("gate", "--seed", seed, "--cases", "recv.zero.closes")
+    assert out.returncode == 2 and "seed" in out.stderr, out.stderr
+    assert len(out.stderr.strip().splitlines()) <= 2 and not out.stdout  # argparse adds its usage line for 'x'
+
+
 @pytest.mark.parametrize("bad", [["--shard", "3/2"], ["--shard", "x"], ["--jobs", "0"], ["--model", "nosuch"],
                                  ["--protocol", "gopher"]])
 def test_bad_options_exit_2(bad):
@@ -78,7 +95,8 @@ def gate_target():
     pytest.skip("neither nginx nor the epoll_et reference server is here")
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT],
+                         ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_an_interrupted_gate_ends_every_child_leaves_no_port_and_reports_the_finished_cells(sig, tmp_path):
     cmd, *rest = gate_target()
     gate = subprocess.Popen([IOGATE, "gate", "--server-cmd", cmd, *rest, "--jobs", "2", "--report", str(tmp_path),
