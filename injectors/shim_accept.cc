@@ -8,6 +8,7 @@
 // normal path.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -173,25 +174,42 @@ int not_yours() {
   return -1;
 }
 
-void close_span(unsigned first, unsigned last, int flags) {
-  if (first <= last) IOGATE_REAL(close_range)(first, last, flags);
+// The result of the program's dup2/dup3 onto a number the channel left: if
+// the call failed, that number (the channel's old one, now unused) is closed.
+int settled(int r, int left) {
+  if (r < 0 && left >= 0) {
+    const int e = errno;
+    IOGATE_REAL(close)(left);
+    errno = e;
+  }
+  return r;
 }
 }  // namespace
 
 IOGATE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
   const int t = channel_on() ? channel_fd() : -1;
-  if (t < 0 || static_cast<unsigned>(t) < first || static_cast<unsigned>(t) > last || (flags & CLOSE_RANGE_CLOEXEC))
-    return IOGATE_REAL(close_range)(first, last, flags);
   const unsigned tu = static_cast<unsigned>(t);
-  if (tu > first) close_span(first, tu - 1, flags);
-  if (tu < last) close_span(tu + 1, last, flags & ~CLOSE_RANGE_UNSHARE);
-  return 0;
+  if (t < 0 || tu < first || tu > last || (flags & CLOSE_RANGE_CLOEXEC))
+    return IOGATE_REAL(close_range)(first, last, flags);
+  // The range holds the channel: the numbers around it are closed, and an
+  // unshare is done by the first call made (or alone, when the range is the channel).
+  int rest = flags, r = 0;
+  if (tu > first) {
+    r = IOGATE_REAL(close_range)(first, tu - 1, rest);
+    rest &= ~CLOSE_RANGE_UNSHARE;
+  }
+  if (r == 0 && tu < last) {
+    r = IOGATE_REAL(close_range)(tu + 1, last, rest);
+    rest &= ~CLOSE_RANGE_UNSHARE;
+  }
+  if (r == 0 && (rest & CLOSE_RANGE_UNSHARE)) r = unshare(CLONE_FILES);
+  return r;
 }
 
 IOGATE_EXPORT void closefrom(int lowfd) {
   const int t = channel_on() ? channel_fd() : -1;
   if (t < 0 || t < lowfd) return IOGATE_REAL(closefrom)(lowfd);
-  if (t > lowfd && lowfd >= 0) close_span(static_cast<unsigned>(lowfd), static_cast<unsigned>(t) - 1, 0);
+  if (t > lowfd && lowfd >= 0) IOGATE_REAL(close_range)(static_cast<unsigned>(lowfd), static_cast<unsigned>(t) - 1, 0);
   IOGATE_REAL(closefrom)(t + 1);
 }
 
@@ -225,12 +243,7 @@ IOGATE_EXPORT int dup(int oldfd) {
 IOGATE_EXPORT int dup2(int oldfd, int newfd) {
   if (channel_owns(oldfd)) return not_yours();
   const int left = oldfd != newfd ? channel_vacate(newfd) : -1;
-  const int r = IOGATE_REAL(dup2)(oldfd, newfd);
-  if (r < 0 && left >= 0) {
-    const int e = errno;
-    IOGATE_REAL(close)(left);  // the program's call failed: the number the channel left is closed, as moved
-    errno = e;
-  }
+  const int r = settled(IOGATE_REAL(dup2)(oldfd, newfd), left);
   if (r >= 0 && r != oldfd && shim_active()) {
     const int err = errno;
     Guard guard;
@@ -243,12 +256,7 @@ IOGATE_EXPORT int dup2(int oldfd, int newfd) {
 IOGATE_EXPORT int dup3(int oldfd, int newfd, int flags) {
   if (channel_owns(oldfd)) return not_yours();
   const int left = oldfd != newfd ? channel_vacate(newfd) : -1;
-  const int r = IOGATE_REAL(dup3)(oldfd, newfd, flags);
-  if (r < 0 && left >= 0) {
-    const int e = errno;
-    IOGATE_REAL(close)(left);
-    errno = e;
-  }
+  const int r = settled(IOGATE_REAL(dup3)(oldfd, newfd, flags), left);
   if (r >= 0 && shim_active()) {
     const int err = errno;
     Guard guard;
