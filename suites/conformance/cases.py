@@ -787,8 +787,8 @@ CASES = [
         applies_text="signal-driven models",
         plan="",
         script=s.sigio_overflow,
-        oracle="with RLIMIT_SIGPENDING 8, 100 clients connect and send while the server is stopped "
-               "(the real-time queue overflows for sure): every one is served",
+        oracle="with RLIMIT_SIGPENDING 8, after one client was served, 100 clients connect and send while "
+               "the server is stopped (the real-time queue overflows for sure): every one is served",
         accepted="on SIGIO drain the pending real-time signals and poll every fd, then resume",
         teaching=Teaching(
             bug="only the real-time signal is handled: SIGIO's default action kills the process, or the "
