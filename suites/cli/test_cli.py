@@ -120,3 +120,9 @@ def test_iogate_run_of_a_missing_program_is_one_line_and_exit_2():
     out = subprocess.run([IOGATE, "run", "--faults", "seed=1", "--", "no-such-program-here"], capture_output=True,
                          text=True, timeout=120, env=dict(os.environ, IOGATE_NO_BUILD="1"))
     assert out.returncode == 2 and "cannot run" in out.stderr and len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_readme_counts_the_cases_and_servers_the_tables_hold():
+    text = (paths.ROOT / "README.md").read_text()
+    assert f"{len(models.MODELS)} reference servers x {len(catalogue.load())} cases" in text
+    assert f"Each of the {len(catalogue.load())} cases" in text
