@@ -126,3 +126,11 @@ def test_the_readme_counts_the_cases_and_servers_the_tables_hold():
     text = (paths.ROOT / "README.md").read_text()
     assert f"{len(models.MODELS)} reference servers x {len(catalogue.load())} cases" in text
     assert f"Each of the {len(catalogue.load())} cases" in text
+
+
+@pytest.mark.parametrize("command", ["explain recv.zero.closes", "list", "list servers"])
+def test_a_reader_that_leaves_early_gets_no_traceback(command):
+    out = subprocess.run(["bash", "-c", f"{IOGATE} {command} | head -c 1 >/dev/null; echo ${{PIPESTATUS[0]}}"],
+                         capture_output=True, text=True, timeout=120, env=dict(os.environ, IOGATE_NO_BUILD="1"))
+    assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) <= 1, out.stderr
+    assert out.stdout.strip() in ("0", "2")
