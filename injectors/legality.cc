@@ -102,7 +102,15 @@ Outcome outcome_of(const Rule& r, const CallState& st) {
     case Fault::eof: o.action = Action::eof; return o;
     case Fault::epipe: o.action = Action::epipe; return o;
     case Fault::emfile: o.action = Action::emfile; return o;
-    case Fault::econnaborted: o.action = Action::abort_accept; return o;
+    case Fault::econnaborted:
+      // V10: the kernel reports ECONNABORTED for a connection it dequeued; a
+      // non-blocking listener with nothing queued answers EAGAIN instead.
+      if (st.nonblocking && !st.readable) {
+        o.note = "nothing queued on the non-blocking listener: no connection to abort, not injected (V10)";
+      } else {
+        o.action = Action::abort_accept;
+      }
+      return o;
     case Fault::spurious: o.action = Action::spurious; return o;
   }
   return o;

@@ -43,7 +43,8 @@ struct CallState {
   bool epoll = false;           // an epoll wait (not select/poll)
   bool no_sleep = false;        // a wait with timeout 0
   bool shared_listener = false; // wait.spurious: the fd reported is a listener another process may accept on
-  bool readable = false;        // recv.eagain: data, an EOF or an error is queued (a read would not block)
+  bool readable = false;        // recv.eagain: data, an EOF or an error is queued (a read would not block);
+                                // accept.econnaborted: a connection is queued on the listener
   Op op = Op::any;              // aio/uring: the operation
   unsigned bits() const;        // the IOGATE_S bits that hold
 };

@@ -8,6 +8,7 @@
 // normal path.
 #include <fcntl.h>
 #include <linux/close_range.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
@@ -37,6 +38,10 @@ CallState accept_state(const Rule& r, void* p) {
   CallState st;
   st.nonblocking = fd_nonblocking(fd, 0);
   if (r.fault == Fault::eintr && !st.nonblocking) st.interruptible = caught_signal_could_interrupt(false);
+  if (r.fault == Fault::econnaborted && st.nonblocking) {  // is there a connection to abort?
+    pollfd q{fd, POLLIN, 0};
+    st.readable = IOGATE_REAL(poll)(&q, 1, 0) == 1 && (q.revents & POLLIN);
+  }
   return st;
 }
 

@@ -545,9 +545,8 @@ def async_partial(ctx):
     c = ctx.client()
     c.greet()
     exchange([c], [ctx.request(rng, 64 * 1024)], kind="bulk")
-    if not [r for r in ctx.trace() if r.get("fault") and r.get("shortened_to")]:
-        raise CaseFailed("no asynchronous request was shortened: the server's IO does not go through "
-                         "aio_read/aio_write or io_uring_submit (not injectable)")
+    # A server whose IO never went through aio_*/io_uring_submit* shortened nothing: the judge
+    # finds no fault on the case's call (Case.hit) and the cell is N/A, never a PASS or a FAIL.
 
 
 def async_errors_close(ctx):

@@ -4,7 +4,7 @@ It generates the pytest parameters (suites/conformance, suites/teaching),
 `./iogate list`, `./iogate explain CASE`, the gate's columns and
 docs/cases.md. Ids are stable and never reused.
 """
-from iogate.catalogue import Case, Requirement, Teaching
+from iogate.catalogue import Case, Hit, Requirement, Teaching
 
 import case_scripts as s
 
@@ -33,6 +33,7 @@ CASES = [
         applies=lambda p: p.nonblocking,
         applies_text="servers with non-blocking sockets (a blocking socket never returns EAGAIN: N/A)",
         plan="recv.eagain:every=2",
+        hit=Hit(("recv.eagain",), "a recv() on a client's connection, returning EAGAIN"),
         script=s.eagain_keeps_connection,
         oracle="10 rounds of '^ab' -> 'bc', 'c$' -> 'd' on one connection, every 2nd recv() EAGAIN: "
                "every reply arrives and the connection is never closed",
@@ -56,6 +57,7 @@ CASES = [
         applies=_all,
         applies_text="every model",
         plan="recv.partial:max=1",
+        hit=Hit(("recv.partial",), "a recv() of a request, cut to 1 byte"),
         script=s.partial_state_preserved,
         oracle="'x^abc$y^z$' sent in one write and read one byte per recv() gives exactly 'bcd{'; "
                "300 seeded random frame bytes give the reply of the Python model",
@@ -77,6 +79,7 @@ CASES = [
         applies=_all,
         applies_text="every model (on blocking sockets a short send is a robustness fault, V4)",
         plan="send.partial:max=7",
+        hit=Hit(("send.partial",), "a send() of the reply, cut to 7 bytes"),
         script=s.send_partial_resumes,
         oracle="a 256 KiB seeded echo, every send() moving at most 7 bytes, comes back byte-exact",
         accepted="resend buf+offset at once (blocking) or when writable (non-blocking)",
@@ -119,6 +122,7 @@ CASES = [
         applies=lambda p: p.trigger == "edge",
         applies_text="edge-triggered models (level-triggered and blocking models: N/A)",
         plan="recv.eagain:every=2",
+        hit=Hit(("recv.eagain",), "a recv() after an edge, returning EAGAIN"),
         script=s.et_drains,
         oracle="50 concurrent clients each echo 10 KB (server buffer 4 KB) with every 2nd recv() "
                "EAGAIN: every reply complete; and in the trace, after each EPOLLIN event the recv() "
@@ -161,6 +165,7 @@ CASES = [
         applies_text="every model but the completion-based ones (their form: aio.error.closes, "
                      "uring.cqe-error.closes-only-that)",
         plan="recv.reset:conn=1,after=1",
+        hit=Hit(("recv.reset",), "the 2nd recv() of connection 1, failing with ECONNRESET"),
         script=s.recv_error_closes,
         oracle="the shim really resets connection 1 at its 2nd recv() (ECONNRESET, the peer sees "
                "RST): client 1 sees the end, client 2 is then served, fds back to baseline",
@@ -201,6 +206,8 @@ CASES = [
         applies_text="models with blocking sockets; N/A at run time when the server catches no signal "
                      "(EINTR is then not kernel-possible, V5)",
         plan="recv.eintr:every=2;send.eintr:every=3;accept.eintr:every=2",
+        hit=Hit(("recv.eintr", "send.eintr", "accept.eintr"),
+                "a blocking recv(), send() or accept(), failing with EINTR"),
         script=s.eintr_retried,
         oracle="4 clients x 3 requests while every 2nd recv, 3rd send and 2nd accept is interrupted: every "
                "reply arrives, no connection is dropped",
@@ -222,6 +229,7 @@ CASES = [
         applies_text="readiness loops (select, poll, epoll, signal); N/A at run time when no wait call "
                      "could be interrupted (select/poll without a caught signal)",
         plan="wait.eintr:every=3",
+        hit=Hit(("wait.eintr",), "the wait call, failing with EINTR"),
         script=s.wait_eintr_continues,
         oracle="5 clients served while every 3rd wait call fails with EINTR; the server stays up",
         accepted="wait again (recomputing the timeout), handling the signal's effect first if any",
@@ -261,6 +269,7 @@ CASES = [
         applies=lambda p: p.trigger == "oneshot",
         applies_text="EPOLLONESHOT models",
         plan="recv.eagain:every=3;send.partial:max=1",
+        hit=Hit(("recv.eagain",), "a worker's recv(), returning EAGAIN (the path that must re-arm too)"),
         script=s.oneshot_rearmed,
         oracle="20 steps of half requests, each answered, while recv() says EAGAIN every 3rd call and "
                "send() moves 1 byte",
@@ -282,6 +291,7 @@ CASES = [
         applies=_nonblocking_loop,
         applies_text="non-blocking models",
         plan="send.eagain:every=2",
+        hit=Hit(("send.eagain",), "a send() of the reply, returning EAGAIN"),
         script=s.send_eagain_arms_writability,
         oracle="a 256 KiB reply, every 2nd send() EAGAIN, comes back byte-exact; a small reply after it too",
         accepted="queue the rest and wait for writability (EPOLLOUT, POLLOUT, writefds) or retry next pass",
@@ -320,6 +330,7 @@ CASES = [
         applies=lambda p: p.trigger == "level" and p.readiness in ("select", "poll", "epoll"),
         applies_text="level-triggered readiness loops (select, poll, epoll LT, reactors, libraries)",
         plan="send.eagain:count=1",
+        hit=Hit(("send.eagain",), "a send() on a connection, returning EAGAIN (so write interest gets armed)"),
         script=s.lt_write_interest_dropped,
         oracle="after a reply whose first send() hit EAGAIN, the idle server uses under 5% of a core",
         accepted="drop EPOLLOUT/POLLOUT/writefds when the queue drains (edge-triggered may keep it)",
@@ -337,6 +348,8 @@ CASES = [
         applies=_all,
         applies_text="every model speaking a protocol with a greeting (seq)",
         plan="send.eagain:count=1",
+        hit=Hit(("send.eagain",), "the greeting's send() (the first send on its connection), returning EAGAIN",
+                first=True),
         script=s.greeting_once,
         oracle="the first byte is '*', exactly one, then the first reply",
         accepted="queue the greeting like any other output",
@@ -356,6 +369,7 @@ CASES = [
         p.readiness not in ("none",),
         applies_text="models that hand connections to worker threads (ONESHOT pools, proactors, multi-reactors, AIO)",
         plan="recv.partial:max=3;send.partial:max=5",
+        hit=Hit(("recv.partial",), "a worker's recv(), cut to 3 bytes"),
         script=s.serialized_per_connection,
         oracle="32 clients each pipeline 40 requests while recv() moves 3 bytes and send() 5: every reply "
                "stream is exact and in order",
@@ -396,6 +410,7 @@ CASES = [
         applies=_all,
         applies_text="every model",
         plan="accept.econnaborted:count=1",
+        hit=Hit(("accept.econnaborted",), "accept(), failing with ECONNABORTED for an aborted connection"),
         script=s.econnaborted_continues,
         oracle="the first connection is accepted and aborted by the shim (its client sees RST); the next "
                "client is served",
@@ -463,6 +478,7 @@ CASES = [
         applies=_waits,
         applies_text="readiness loops (select, poll, epoll, signal)",
         plan="wait.spurious:every=2,fd=listen",
+        hit=Hit(("wait.spurious",), "the wait call, reporting the idle listener ready"),
         script=s.spurious_listener_no_block,
         oracle="10 requests of a connected client answered while the listener is reported ready with no "
                "connection waiting",
@@ -482,6 +498,7 @@ CASES = [
         applies=_waits,
         applies_text="readiness loops (select, poll, epoll, signal)",
         plan="wait.spurious:every=2,fd=conn",
+        hit=Hit(("wait.spurious",), "the wait call, reporting an idle connection ready"),
         script=s.accepted_nonblocking,
         oracle="a busy client is served while an idle connection is reported ready; and in the trace every "
                "accepted fd read by a thread that waits for readiness is O_NONBLOCK before that read (a worker "
@@ -503,6 +520,7 @@ CASES = [
         applies=_waits,
         applies_text="readiness loops (select, poll, epoll, signal)",
         plan="wait.spurious:every=2,fd=conn",
+        hit=Hit(("wait.spurious",), "the wait call, reporting an idle connection ready"),
         script=s.spurious_conn_tolerated,
         oracle="20 requests of a busy client answered while an idle connection is reported ready; the idle "
                "client is served after",
@@ -523,6 +541,7 @@ CASES = [
         applies=_all,
         applies_text="every model",
         plan="send.epipe:conn=1",
+        hit=Hit(("send.epipe",), "a send() on connection 1 after the shim shut it down, failing with EPIPE"),
         script=s.sigpipe_ignored,
         oracle="the server's first send() to connection 1 gets EPIPE with a real SIGPIPE; the server lives "
                "and serves client 2",
@@ -542,6 +561,7 @@ CASES = [
         applies=_all,
         applies_text="every model",
         plan="send.epipe:conn=1",
+        hit=Hit(("send.epipe",), "a send() on connection 1 after the shim shut it down, failing with EPIPE"),
         script=s.epipe_closes,
         oracle="after send() fails with EPIPE on connection 1: client 2 served, the fd count back at "
                "baseline, the idle server under 5% of a core",
@@ -597,6 +617,8 @@ CASES = [
         applies=_all,
         applies_text="every model",
         plan="recv.reset:conn=3;recv.eof:conn=5;send.epipe:conn=7;accept.econnaborted:count=1,after=8",
+        hit=Hit(("recv.reset", "recv.eof", "send.epipe", "accept.econnaborted"),
+                "an error path: a reset, an EOF, an EPIPE or an aborted accept"),
         script=s.mixed_endings_no_leak,
         oracle="12 connections ended by reset, EOF, EPIPE, an aborted accept and orderly close: the fd "
                "count returns to baseline",
@@ -653,6 +675,7 @@ CASES = [
         applies=_all,
         applies_text="every model",
         plan="recv.partial:max=4093",
+        hit=Hit(("recv.partial",), "a recv() of the 8 MiB request, cut to 4093 bytes"),
         script=s.big_message,
         oracle="an 8 MiB request read 4093 bytes at a time comes back exact; the server lives",
         accepted="growing buffers or back-pressure",
@@ -689,6 +712,7 @@ CASES = [
         applies=lambda p: p.readiness == "aio",
         applies_text="POSIX AIO models",
         plan="aio.partial:max=5,op=recv;aio.partial:max=3,op=send",
+        hit=Hit(("aio.partial",), "an aio_read() or aio_write(), cut short"),
         script=s.async_partial,
         oracle="a 64 KiB request, reads of at most 5 and writes of at most 3 bytes: the reply is exact",
         accepted="submit the next read; resubmit the rest of a write at the offset",
@@ -709,6 +733,7 @@ CASES = [
         applies=lambda p: p.readiness == "aio",
         applies_text="POSIX AIO models",
         plan="aio.eof:op=recv,conn=1,after=1;aio.reset:op=recv,conn=2,after=1",
+        hit=Hit(("aio.eof", "aio.reset"), "an aio_read() of connection 1 or 2, ended by EOF or a reset"),
         script=s.async_errors_close,
         oracle="connection 1's 2nd read completes with 0, connection 2's with ECONNRESET: both closed, "
                "client 3 served, fd count back at baseline",
@@ -728,6 +753,7 @@ CASES = [
         applies=lambda p: p.readiness == "io_uring",
         applies_text="io_uring models",
         plan="uring.partial:max=1,op=recv",
+        hit=Hit(("uring.partial",), "a recv SQE, cut to 1 byte"),
         script=s.async_partial,
         oracle="a 64 KiB request read 1 byte per recv SQE: the reply is exact",
         accepted="process res bytes and submit the next recv",
@@ -747,6 +773,7 @@ CASES = [
         applies=lambda p: p.readiness == "io_uring",
         applies_text="io_uring models",
         plan="uring.partial:max=7,op=send",
+        hit=Hit(("uring.partial",), "a send SQE, cut to 7 bytes"),
         script=s.async_partial,
         oracle="a 64 KiB reply sent 7 bytes per send SQE comes back exact",
         accepted="submit buf+res, len-res before any later send of that connection",
@@ -766,6 +793,7 @@ CASES = [
         applies=lambda p: p.readiness == "io_uring",
         applies_text="io_uring models",
         plan="uring.eof:op=recv,conn=1,after=1;uring.reset:op=recv,conn=2,after=1",
+        hit=Hit(("uring.eof", "uring.reset"), "a recv SQE of connection 1 or 2, ended by EOF or a reset"),
         script=s.async_errors_close,
         oracle="connection 1's 2nd recv completes with 0, connection 2's with -ECONNRESET: both closed, "
                "client 3 served, fd count back at baseline",

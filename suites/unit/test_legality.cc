@@ -79,6 +79,14 @@ TEST_CASE("connection-ending faults are real on blocking and non-blocking socket
 TEST_CASE("accept faults keep the queue consistent (V10)", "[legality]") {
   CHECK(legal_outcome(rule_of("accept.emfile:count=3"), state(0, true)).action == Action::emfile);
   CHECK(legal_outcome(rule_of("accept.econnaborted"), state(0, false)).action == Action::abort_accept);
+  CallState queued = state(0, true);
+  queued.readable = true;
+  CHECK(legal_outcome(rule_of("accept.econnaborted"), queued).action == Action::abort_accept);
+  // A non-blocking listener with nothing queued says EAGAIN: nothing to abort, and the rule's
+  // count is not spent on it (regression: busy_poll's accept.econnaborted.continues was hollow).
+  const iogate::Outcome idle = legal_outcome(rule_of("accept.econnaborted:count=1"), state(0, true));
+  CHECK(idle.action == Action::pass);
+  CHECK(idle.note != nullptr);
 }
 
 TEST_CASE("spurious readiness is an action of wait rules (V6)", "[legality]") {
