@@ -134,3 +134,27 @@ def test_a_reader_that_leaves_early_gets_no_traceback(command):
                          capture_output=True, text=True, timeout=120, env=dict(os.environ, IOGATE_NO_BUILD="1"))
     assert "Traceback" not in out.stderr and len(out.stderr.strip().splitlines()) <= 1, out.stderr
     assert out.stdout.strip() in ("0", "2")
+
+
+def test_a_bug_of_iogate_itself_is_one_line_and_exit_2(monkeypatch, capsys):
+    """Regression: a report field json could not encode ended the gate in a
+    TypeError traceback (exit 1, which CI reads as 'a case failed')."""
+    from iogate import cli
+
+    def broken(args):
+        raise TypeError("Object of type frozenset is not JSON serializable")
+    monkeypatch.setattr(cli, "cmd_list", broken)
+    monkeypatch.delenv("IOGATE_DEBUG", raising=False)
+    assert cli.main(["list"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("iogate: internal error: TypeError: Object of type frozenset") and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_reports_are_written_through_a_private_temporary_file(tmp_path):
+    from iogate import atomic
+    target = tmp_path / "report.json"
+    (tmp_path / "report.json.tmp").symlink_to(tmp_path / "elsewhere")  # a planted predictable name is never used
+    atomic.write_text(str(target), "{}")
+    assert target.read_text() == "{}" and not (tmp_path / "elsewhere").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.json", "report.json.tmp"]

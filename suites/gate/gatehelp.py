@@ -4,7 +4,7 @@ import os
 import shutil
 import subprocess
 
-from iogate import models, paths
+from iogate import models, paths, procfs
 
 IOGATE = str(paths.ROOT / "iogate")
 ENV = dict(os.environ, IOGATE_NO_BUILD="1")  # the session built once (conftest); tests never rebuild
@@ -74,24 +74,9 @@ def listening_ports_of(pid):
                   if os.readlink(f"/proc/{pid}/fd/{fd}").startswith("socket:")}
     except OSError:
         return set()
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                cols = line.split()
-                if cols[3] == "0A" and cols[9] in inodes:
-                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
+    return {port for _, port, state, inode in procfs.tcp_sockets() if state == procfs.LISTEN and inode in inodes}
 
 
-def listening_ports():
-    ports = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        with open(table) as f:
-            next(f)
-            for line in f:
-                cols = line.split()
-                if cols[3] == "0A":
-                    ports.add(int(cols[1].rsplit(":", 1)[1], 16))
-    return ports
+listening_ports = procfs.listening_ports
+
+

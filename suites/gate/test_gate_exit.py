@@ -4,6 +4,7 @@ process it started and leaves no listening port, and reports what finished."""
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -131,3 +132,35 @@ def test_an_interrupted_gate_ends_every_child_leaves_no_port_and_reports_the_fin
     assert rep["interrupted"] and rep["exit_code"] == 2
     assert 6 <= len(rep["results"]) < 37
     assert (tmp_path / "report.html").exists() and (tmp_path / "junit.xml").exists()
+
+
+CAPPED = os.path.join(os.path.dirname(__file__), "servers", "capped_poll.py")
+
+
+def _ipv6():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("bind,shown", [("0.0.0.0", "0.0.0.0:"), pytest.param(
+    "::", "[::]:", marks=pytest.mark.skipif(not _ipv6(), reason="no IPv6 on this machine"))])
+def test_a_server_listening_on_every_interface_is_said_so_and_refused_under_strict(bind, shown, tmp_path):
+    """Faults are injected into a server other machines can reach: a warning
+    in the terminal and the report; --strict makes it an ERROR (exit 2)."""
+    cmd = f"{CAPPED} --port {{port}} --bind {bind}"
+    r = run("gate", "--server-cmd", cmd, "--protocol", "echo", "--cases", "recv.zero.closes",
+             "--report", str(tmp_path))
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "WARNING: capped_poll.py listens on all interfaces" in r.stdout and shown in r.stdout, r.stdout
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["warnings"] and shown in report["warnings"][0]
+    assert "listens on all interfaces" in (tmp_path / "report.html").read_text()
+    strict = run("gate", "--server-cmd", cmd, "--protocol", "echo", "--cases", "recv.zero.closes", "--strict")
+    assert strict.returncode == 2 and "--strict: capped_poll.py listens on all interfaces" in strict.stderr
+    quiet = run("gate", "--server-cmd", f"{CAPPED} --port {{port}}", "--protocol", "echo", "--cases",
+                 "recv.zero.closes", "--strict")
+    assert quiet.returncode == 0 and "all interfaces" not in quiet.stdout + quiet.stderr

@@ -135,3 +135,52 @@ def test_a_failure_that_does_not_reproduce_is_not_a_fail():
     res = run_case(case, target)
     assert len(_runs) == 2
     assert res.verdict == Verdict.NA and res.message.startswith("not reproducible: waited 5s"), res.message
+
+
+# -- Case.hit: a PASS exercised the call its case names ------------------------------------------
+
+GREETING = catalogue.Hit(("send.eagain",), "the greeting's send()", first=True)
+
+
+def _send(conn, fault=None, errno=None, **kw):
+    return {"call": "send", "conn": conn, "fault": fault, "errno": errno, "ret": -1 if errno else 1, **kw}
+
+
+def test_hit_is_the_fault_on_the_named_call():
+    greeting_eagain = _send(1, "send.eagain:count=1", "EAGAIN")
+    assert judge.hit_records(GREETING, [greeting_eagain]) == [greeting_eagain]
+    # the same EAGAIN on a later send of the connection is not the greeting's
+    assert judge.hit_records(GREETING, [_send(1), _send(1, "send.eagain:count=1", "EAGAIN")]) == []
+    # each connection has its own first send
+    assert judge.hit_records(GREETING, [_send(1), _send(2, "send.eagain", "EAGAIN")])
+    # an EAGAIN the legality rules made a 1-byte transfer (blocking socket) is not an EAGAIN
+    converted = _send(1, "send.eagain:count=1", None, shortened_to=1, note="instead of EAGAIN (V1)")
+    assert judge.hit_records(GREETING, [converted]) == []
+    assert "shortened to 1 bytes" in judge.missed_reason(GREETING, [converted])
+    assert judge.missed_reason(GREETING, [_send(1)]) == "no send.eagain fault fired"
+
+
+def test_every_fault_kind_has_an_outcome():
+    from iogate import docs
+    assert set(judge.OUTCOME) == {row[0] for row in docs.fault_rows()}
+
+
+def test_every_case_with_a_plan_names_its_hit_from_its_plan():
+    for case in catalogue.load():
+        if case.plan:
+            assert case.hit and case.hit.what, case.id
+            assert judge.hit_applies(case.hit, case.plan), case.id
+
+
+@pytest.mark.skipif(not gatehelp.have("epoll_lt"), reason="epoll_lt reference server not built")
+def test_a_pass_whose_fault_missed_the_named_call_is_na():
+    """Regression: greeting.delivered-once PASSed on a blocking server whose
+    'EAGAIN' was a 1-byte send somewhere else. Here the fault really is an
+    EAGAIN, on the connection's 2nd send (a reply), not on the greeting's:
+    the script sees a correct greeting, and the cell is N/A, not PASS."""
+    case = catalogue.find("greeting.delivered-once")
+    target = Target("epoll_lt", str(gatehelp.binary("epoll_lt")) + " --port 0", None)
+    assert run_case(case, target).verdict == Verdict.PASS
+    res = run_case(case, target, plan="send.eagain:count=1,after=1;seed=1")
+    assert res.verdict == Verdict.NA, res.message
+    assert "never hit the greeting's send()" in res.message and "EAGAIN" in res.message, res.message

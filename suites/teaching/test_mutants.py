@@ -1,6 +1,8 @@
 """The proof that the cases can fail: every mutant (one classic bug) FAILS
 the case written for it (or gets the WARN its table entry states, for a bug
 only a robustness fault shows), and the verdict carries that case's teaching."""
+import dataclasses
+
 import pytest
 
 from iogate import catalogue, models
@@ -38,8 +40,16 @@ def test_mutant_fails_its_case(mutant, tmp_path):
         assert text in report  # the failure teaches: the bug, the symptom, the fix, the rule
 
 
-def test_every_reference_server_passes_or_is_na_is_checked_by_the_conformance_suite():
-    # suites/conformance/test_conformance.py runs every model x case; here we only
-    # check the two tables agree on names, so no mutant points at a missing server.
-    bases = {m.base.name for m in models.MUTANTS}
-    assert bases <= {m.name for m in models.MODELS}
+def test_every_pinned_na_of_a_model_is_needed():
+    """models.expected_na() is what the conformance suite holds each N/A to:
+    a model's own pinned N/A must name a real case that applies to it and
+    that no profile rule already explains, so the residue stays small and
+    every entry says something."""
+    ids = {c.id for c in catalogue.load()}
+    for m in models.MODELS:
+        bare = dataclasses.replace(m, na=())
+        for case_id, why in m.na:
+            assert case_id in ids, f"{m.name}: pinned N/A for unknown case {case_id}"
+            assert why, f"{m.name} x {case_id}: a pinned N/A says why"
+            assert models.expected_na(bare, catalogue.find(case_id)) is None, \
+                f"{m.name} x {case_id}: the profile rules already expect this N/A; drop the pin"

@@ -19,13 +19,14 @@ p.add_argument("--slow-accept", type=float, default=0.0, help="seconds of work a
                "that starts a thread or process per connection takes its queue slowly)")
 p.add_argument("--defer-accept", action="store_true", help="TCP_DEFER_ACCEPT (apache2's default): a connection "
                "is accepted only once its first bytes arrived")
+p.add_argument("--bind", default="127.0.0.1", help="the address to listen on (0.0.0.0: every interface)")
 a = p.parse_args()
 
-lsock = socket.socket()
+lsock = socket.socket(socket.AF_INET6 if ":" in a.bind else socket.AF_INET)
 lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 if a.defer_accept:
     lsock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 30)
-lsock.bind(("127.0.0.1", a.port))
+lsock.bind((a.bind, a.port))
 lsock.listen(a.backlog)
 lsock.setblocking(False)
 poller = select.poll()
