@@ -1,4 +1,5 @@
-"""Root pytest configuration: the iogate package (fixtures/) is on the path
-(tox.ini `pythonpath`), the plugin provides the fixtures, and the build is
-brought up to date once per session (on the xdist controller only)."""
-pytest_plugins = ["iogate.plugin"]
+"""Root pytest configuration: the iogate package (src/) and the plugin
+(fixtures/pytest_iogate.py) are on the path (tox.ini `pythonpath`); the
+plugin provides the fixtures and brings the build up to date once per
+session (on the xdist controller only)."""
+pytest_plugins = ["pytest_iogate"]

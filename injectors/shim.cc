@@ -292,9 +292,12 @@ ssize_t data_call(const char* name, CallClass cls, uint32_t dir, int fd, size_t 
       owe_readiness_always(fd, EPOLLIN);
       return real(len);
     }
-    default:  // accept and wait actions never reach data calls
+    case Action::emfile:        // accept and wait actions: the legality rules
+    case Action::abort_accept:  // never give them to a data call; listed so
+    case Action::spurious:      // that a new action is a -Wswitch error here
       return real(len);
   }
+  return real(len);
 }
 
 }  // namespace iogate

@@ -76,9 +76,15 @@ int accept_common(const char* name, int lfd, Real&& real) {
       err = ECONNABORTED;
       break;
     }
-    default:
+    case Action::pass:
+    case Action::shorten:   // data and wait actions: the legality rules never
+    case Action::reset:     // give them to accept; listed so that a new action
+    case Action::eof:       // is a -Wswitch error here
+    case Action::epipe:
+    case Action::spurious:
       r = real();
       err = r < 0 ? errno : 0;
+      break;
   }
   StopSignalsHeld held;
   uint32_t conn = 0;

@@ -1,4 +1,4 @@
-"""pytest -p iogate: a user's own test file gets iogate's fixtures. The
+"""pytest -p pytest_iogate: a user's own test file gets iogate's fixtures. The
 example of docs/plugin.md is run as it is, in a fresh pytest process, from a
 directory outside the project (no conftest, no ini)."""
 import os
@@ -17,13 +17,13 @@ def example():
 
 
 @pytest.mark.skipif(not have("epoll_et"), reason="epoll_et is not built")
-def test_the_documented_example_passes_under_pytest_p_iogate(tmp_path):
+def test_the_documented_example_passes_under_pytest_p_pytest_iogate(tmp_path):
     (tmp_path / "test_my_server.py").write_text(example())
-    env = dict(os.environ, PYTHONPATH=str(paths.ROOT / "fixtures"), IOGATE_NO_BUILD="1",
+    env = dict(os.environ, PYTHONPATH=f"{paths.ROOT / 'src'}:{paths.ROOT / 'fixtures'}", IOGATE_NO_BUILD="1",
                MY_SERVER=f"{binary('epoll_et')} --port {{port}} --protocol echo")
     env.pop("PYTEST_XDIST_WORKER", None)
     env.pop("PYTEST_ADDOPTS", None)
-    out = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-p", "iogate", "-p", "no:cacheprovider", "-q",
+    out = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-p", "pytest_iogate", "-p", "no:cacheprovider", "-q",
                           "test_my_server.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "5 passed" in out.stdout
@@ -37,9 +37,9 @@ def test_a_failing_user_test_carries_the_servers_trace_excerpt(tmp_path):
         "    srv = iogate_server('epoll_et', plan='recv.partial:max=2;seed=1', protocol='echo')\n"
         "    iogate_client(srv).ask(b'hello', 'echo')\n"
         "    assert False, 'on purpose'\n")
-    env = dict(os.environ, PYTHONPATH=str(paths.ROOT / "fixtures"), IOGATE_NO_BUILD="1")
+    env = dict(os.environ, PYTHONPATH=f"{paths.ROOT / 'src'}:{paths.ROOT / 'fixtures'}", IOGATE_NO_BUILD="1")
     env.pop("PYTEST_XDIST_WORKER", None)
-    out = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-p", "iogate", "-p", "no:cacheprovider", "-q",
+    out = subprocess.run(["/usr/bin/python3", "-m", "pytest", "-p", "pytest_iogate", "-p", "no:cacheprovider", "-q",
                           "test_fails.py"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert out.returncode == 1
     assert "iogate: epoll_et-1 trace excerpt" in out.stdout and ">>" in out.stdout

@@ -76,7 +76,7 @@ def test_blocking_reads_count_only_in_readiness_threads():
     """Regression: accept.nonblock-set-explicitly judged every accepted socket,
     so a worker thread or a forked child reading its own connection blocking
     (correct: it waits for nothing else) was a FAIL."""
-    import case_scripts
+    from iogate import case_scripts
     loop = [{"pid": 1, "tid": 1, "call": "epoll_wait", "ret": 1},
             {"pid": 1, "tid": 1, "call": "accept4", "ret": 7, "conn": 1, "nonblock": 0}]
     worker_reads = loop + [{"pid": 1, "tid": 2, "call": "recv", "fd": 7, "conn": 1, "ret": 5}]

@@ -1,12 +1,8 @@
 """The corpus tests run ./iogate like the gate's tests (suites/gate/gatehelp.py);
 a failing cell's files go to pytest's temporary directory."""
-import os
-import sys
-
 import pytest
 
-sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "gate"))
-import gatehelp  # noqa: E402
+import gatehelp  # suites/gate, on the path by tox.ini
 
 
 @pytest.fixture(autouse=True, scope="session")

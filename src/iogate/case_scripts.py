@@ -8,10 +8,10 @@ import random
 import select
 import time
 
-from iogate.client import exchange
-from iogate import judge, procfs
-from iogate.crowd import Crowd
-from iogate.verdicts import CaseFailed, Fragile
+from . import judge, procfs
+from .client import exchange
+from .crowd import Crowd
+from .verdicts import CaseFailed, Fragile
 
 
 def halves(req: bytes):

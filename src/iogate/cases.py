@@ -4,9 +4,8 @@ It generates the pytest parameters (suites/conformance, suites/teaching),
 `./iogate list`, `./iogate explain CASE`, the gate's columns and
 docs/cases.md. Ids are stable and never reused.
 """
-from iogate.catalogue import Case, Hit, Requirement, Teaching
-
-import case_scripts as s
+from . import case_scripts as s
+from .catalogue import Case, Hit, Requirement, Teaching
 
 
 def _all(profile):

@@ -1,0 +1,45 @@
+"""`./iogate test`: the project's own tests, the README's test command and
+what CI runs: CTest (Catch2 unit tests), then pytest (driver, shim,
+conformance, teaching), then, unless --quick, the unit tests and the
+conformance suite again with ASan+UBSan servers. Exit 1 when any step
+failed."""
+import os
+import subprocess
+import sys
+
+from . import bootstrap, paths
+
+
+def run_step(title, argv, env=None):
+    print(f"iogate test: {title}", file=sys.stderr, flush=True)
+    return title, subprocess.call(argv, cwd=paths.ROOT, env=env)
+
+
+def run(pytest_args, quick=False) -> int:
+    bootstrap.prepare()
+    jobs = str(os.cpu_count() or 2)
+    pytest = [sys.executable, "-m", "pytest", "-c", str(paths.ROOT / "tox.ini"), "--rootdir", str(paths.ROOT)]
+    steps = [
+        run_step("unit tests (CTest + Catch2)", ["ctest", "--test-dir", str(paths.BUILD), "--output-on-failure",
+                                                 "-j", jobs]),
+        run_step("driver, shim, conformance and teaching tests (pytest)", pytest + list(pytest_args)),
+    ]
+    if not quick:
+        # The same unit tests and conformance cases with ASan+UBSan servers
+        # (the shim itself is never sanitized; the runtime is preloaded first).
+        bootstrap.build(build_dir=paths.SAN_BUILD, sanitize=True)
+        env = dict(os.environ, IOGATE_BUILD_DIR=str(paths.SAN_BUILD),
+                   IOGATE_SANITIZER_RUNTIME=bootstrap.sanitizer_runtime(),
+                   IOGATE_TIMEOUT_SCALE=str(2 * float(os.environ.get("IOGATE_TIMEOUT_SCALE", "1"))),
+                   ASAN_OPTIONS="abort_on_error=1:detect_leaks=0", UBSAN_OPTIONS="print_stacktrace=1")
+        steps += [
+            run_step("unit tests under ASan+UBSan", ["ctest", "--test-dir", str(paths.SAN_BUILD),
+                                                     "--output-on-failure", "-j", jobs], env),
+            run_step("conformance with ASan+UBSan servers", pytest + ["suites/conformance"], env),
+        ]
+    failed = [f"{title} (exit {rc})" for title, rc in steps if rc]
+    if failed:
+        print("iogate test: FAILED: " + "; ".join(failed), file=sys.stderr)
+        return 1
+    print("iogate test: all passed", file=sys.stderr)
+    return 0
