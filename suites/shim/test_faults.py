@@ -3,7 +3,6 @@ the peer sees, and that the shim stays within what the kernel could do."""
 import os
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import textwrap

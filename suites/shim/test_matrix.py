@@ -52,7 +52,7 @@ def expect(cls, fault, call):
     if fault == "econnaborted":
         return plan, "nb", {"ret": -1, "errno": "ECONNABORTED", "peer": "RST"}
     if fault == "spurious":
-        return f"wait.spurious:count=1,fd=conn", "nb", {"ret": 1, "data": "EAGAIN"}
+        return "wait.spurious:count=1,fd=conn", "nb", {"ret": 1, "data": "EAGAIN"}
     raise AssertionError(f"no expectation for {cls}.{fault}")
 
 

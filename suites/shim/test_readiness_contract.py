@@ -2,7 +2,6 @@
 about changes (edge-triggered epoll, EPOLLONESHOT, SIGIO) still serve 50
 clients correctly when recv() says EAGAIN half the time, send() moves 3 bytes
 and waits report idle fds. Without the shim's owed events they would stall."""
-import os
 import random
 
 import pytest
