@@ -2,20 +2,13 @@
 
 namespace iogate {
 
-const char* action_name(Action a) {
-  switch (a) {
-    case Action::pass: return "pass";
-    case Action::shorten: return "shorten";
-    case Action::would_block: return "would_block";
-    case Action::interrupt: return "interrupt";
-    case Action::reset: return "reset";
-    case Action::eof: return "eof";
-    case Action::epipe: return "epipe";
-    case Action::emfile: return "emfile";
-    case Action::abort_accept: return "abort_accept";
-    case Action::spurious: return "spurious";
-  }
-  return "?";
+const char* action_name(Action a) { return fault_name(a); }
+
+const char* state_bit_name(unsigned bit) {
+#define IOGATE_STATE_NAME(id) #id,
+  static constexpr const char* kNames[] = {IOGATE_STATE_BITS(IOGATE_STATE_NAME)};
+#undef IOGATE_STATE_NAME
+  return bit < sizeof kNames / sizeof kNames[0] ? kNames[bit] : nullptr;
 }
 
 namespace {
@@ -72,17 +65,17 @@ Outcome outcome_of(const Rule& r, const CallState& st) {
   switch (r.fault) {
     case Fault::partial:
       if (r.max < st.len) {
-        o.action = Action::shorten;
+        o.action = Action::partial;
         o.len = static_cast<std::size_t>(r.max);
       }
       return o;
     case Fault::eagain:
       if (st.nonblocking) {
-        o.action = Action::would_block;
+        o.action = Action::eagain;
       } else if (r.cls != CallClass::accept && st.len > 1) {
         // V1: a blocking socket never returns EAGAIN; a short transfer is
         // what the kernel can do instead.
-        o.action = Action::shorten;
+        o.action = Action::partial;
         o.len = 1;
         o.note = "blocking socket: shortened to 1 byte instead of EAGAIN (V1)";
       } else if (r.cls == CallClass::accept) {
@@ -95,23 +88,27 @@ Outcome outcome_of(const Rule& r, const CallState& st) {
       } else if (!st.interruptible) {
         o.note = "no caught signal could interrupt this call: EINTR impossible, not injected (V5)";
       } else {
-        o.action = Action::interrupt;
+        o.action = Action::eintr;
       }
       return o;
-    case Fault::reset: o.action = Action::reset; return o;
-    case Fault::eof: o.action = Action::eof; return o;
-    case Fault::epipe: o.action = Action::epipe; return o;
-    case Fault::emfile: o.action = Action::emfile; return o;
+    case Fault::reset:
+    case Fault::eof:
+    case Fault::epipe:
+    case Fault::emfile:
+    case Fault::spurious:
+      o.action = r.fault;
+      return o;
+    case Fault::pass:
+      return o;
     case Fault::econnaborted:
       // V10: the kernel reports ECONNABORTED for a connection it dequeued; a
       // non-blocking listener with nothing queued answers EAGAIN instead.
       if (st.nonblocking && !st.readable) {
         o.note = "nothing queued on the non-blocking listener: no connection to abort, not injected (V10)";
       } else {
-        o.action = Action::abort_accept;
+        o.action = Action::econnaborted;
       }
       return o;
-    case Fault::spurious: o.action = Action::spurious; return o;
   }
   return o;
 }

@@ -12,23 +12,27 @@
 
 namespace iogate {
 
-enum class Action : uint8_t {
-  pass,         // no fault: call the kernel unchanged
-  shorten,      // call the kernel with `len` bytes (a real short transfer, V4)
-  would_block,  // -1/EAGAIN without calling the kernel (V1, V2)
-  interrupt,    // -1/EINTR without calling the kernel (V5)
-  reset,        // really reset the connection, -1/ECONNRESET (V8)
-  eof,          // really shut the connection down, return 0 (V8)
-  epipe,        // really shut the connection down, then the real call: EPIPE + SIGPIPE (V9)
-  emfile,       // -1/EMFILE, the connection stays queued (V10)
-  abort_accept, // accept a real connection, abort it (RST), -1/ECONNABORTED (V10)
-  spurious,     // report a registered, not ready fd ready (V6)
-};
+// Action (plan.h) is the Fault enum: what each does to a call, when legal:
+//   pass          call the kernel unchanged
+//   partial       call the kernel with `len` bytes (a real short transfer, V4)
+//   eagain        -1/EAGAIN without calling the kernel (V1, V2)
+//   eintr         -1/EINTR without calling the kernel (V5)
+//   reset         really reset the connection, -1/ECONNRESET (V8)
+//   eof           really shut the connection down, return 0 (V8)
+//   epipe         really shut the connection down, then the real call: EPIPE + SIGPIPE (V9)
+//   emfile        -1/EMFILE, the connection stays queued (V10)
+//   econnaborted  accept a real connection, abort it (RST), -1/ECONNABORTED (V10)
+//   spurious      report a registered, not ready fd ready (V6)
 
 const char* action_name(Action a);
 
 // The facts of a call's state the robustness table tests (IOGATE_S(name)).
-enum class StateBit : uint8_t { nonblocking, caught, timeout, waitall, epoll, no_sleep, shared_listener, readable };
+#define IOGATE_STATE_BITS(X) \
+  X(nonblocking) X(caught) X(timeout) X(waitall) X(epoll) X(no_sleep) X(shared_listener) X(readable)
+#define IOGATE_STATE_ID(id) id,
+enum class StateBit : uint8_t { IOGATE_STATE_BITS(IOGATE_STATE_ID) };
+#undef IOGATE_STATE_ID
+const char* state_bit_name(unsigned bit);  // the name of StateBit `bit` (0-based)
 #define IOGATE_S(id) (1u << static_cast<unsigned>(::iogate::StateBit::id))
 
 // What the caller knows about the call and its fd. The caller fills what the

@@ -23,7 +23,9 @@ constexpr FaultRow kFaults[] = {
 }  // namespace
 
 const char* class_name(CallClass c) { return kClasses[static_cast<unsigned>(c)].name; }
-const char* fault_name(Fault f) { return kFaults[static_cast<unsigned>(f)].name; }
+// kFaults holds the faults of faults.def in enum order, after `pass`.
+const FaultRow& row_of(Fault f) { return kFaults[static_cast<unsigned>(f) - 1]; }
+const char* fault_name(Fault f) { return f == Fault::pass ? "pass" : row_of(f).name; }
 
 namespace {
 
@@ -73,11 +75,13 @@ std::string parse_key(std::string_view kv, const FaultRow& f, Rule& r, unsigned&
   auto eq = kv.find('=');
   if (eq == std::string_view::npos) return "'" + std::string(kv) + "' is not key=value";
   std::string_view key = trim(kv.substr(0, eq)), val = trim(kv.substr(eq + 1));
-  static constexpr const char* kKeys[] = {"max", "every", "after", "count", "p", "conn", "fd", "op"};
   unsigned bit = 0;
-  for (unsigned i = 0; i < 8; ++i)
-    if (key == kKeys[i]) bit = 1u << i;
-  if (!bit) return "unknown key '" + std::string(key) + "' (known: max, every, after, count, p, conn, fd, op)";
+  std::string known;
+  for (unsigned i = 0; i < kRuleKeyCount; ++i) {
+    if (key == kRuleKeys[i]) bit = 1u << i;
+    known += (i ? ", " : "") + std::string(kRuleKeys[i]);
+  }
+  if (!bit) return "unknown key '" + std::string(key) + "' (known: " + known + ")";
   if (seen & bit) return "key '" + std::string(key) + "' given twice";
   seen |= bit;
   const std::string bad = "bad value '" + std::string(val) + "' for " + std::string(key);
@@ -181,8 +185,8 @@ std::string parse_rule(std::string_view text, Rule& r) {
 }  // namespace
 
 
-const char* fault_doc(Fault f) { return kFaults[static_cast<unsigned>(f)].doc; }
-unsigned fault_classes(Fault f) { return kFaults[static_cast<unsigned>(f)].classes; }
+const char* fault_doc(Fault f) { return f == Fault::pass ? "" : row_of(f).doc; }
+unsigned fault_classes(Fault f) { return f == Fault::pass ? 0 : row_of(f).classes; }
 
 bool Plan::has(CallClass c) const {
   for (const auto& r : rules)

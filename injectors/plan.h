@@ -28,10 +28,17 @@ inline constexpr int kCallClasses = 0
 #include "faults.def"
     ;
 
+// One enum for what a plan rule asks (Rule.fault: a fault of faults.def) and
+// what the shim does to a call (Outcome.action: `pass`, or a fault as it is
+// injected; the legality rules may turn one into another, e.g. an EAGAIN on a
+// blocking socket into a 1-byte `partial`). A new fault is a -Wswitch error in
+// every switch over actions until it is handled there.
 enum class Fault : uint8_t {
+  pass,  // no fault: call the kernel unchanged
 #define IOGATE_FAULT(id, name, classes, needs_max, stalls, doc) id,
 #include "faults.def"
 };
+using Action = Fault;
 
 const char* class_name(CallClass c);
 const char* fault_name(Fault f);
@@ -40,6 +47,12 @@ unsigned fault_classes(Fault f);  // mask of IOGATE_C(...) bits
 
 enum class FdRole : uint8_t { any, listen, conn };
 enum class Op : uint8_t { any, recv, send, accept };
+
+// The keys of a rule, in the parser's order (iogate-tables publishes them).
+inline constexpr const char* kRuleKeys[] = {"max", "every", "after", "count", "p", "conn", "fd", "op"};
+inline constexpr unsigned kRuleKeyCount = sizeof kRuleKeys / sizeof kRuleKeys[0];
+// The items of a plan that are not rules.
+inline constexpr const char* kPlanItems[] = {"seed", "robust"};
 
 inline constexpr uint64_t kForever = UINT64_MAX;
 inline constexpr int kMaxRules = 16;

@@ -212,7 +212,7 @@ void trace_data(const char* name, int fd, uint32_t conn, size_t len, ssize_t ret
   TraceLine t(name);
   t.num("fd", fd).num("conn", conn).num("req", static_cast<long long>(len)).num("ret", ret).err(err);
   t.str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
-  if (d.out.action == Action::shorten) t.num("shortened_to", static_cast<long long>(d.out.len));
+  if (d.out.action == Action::partial) t.num("shortened_to", static_cast<long long>(d.out.len));
   if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
   if (d.note) t.str("note", d.note);
   t.emit();
@@ -252,7 +252,7 @@ ssize_t data_call(const char* name, CallClass cls, uint32_t dir, int fd, size_t 
       trace_data(name, fd, conn, len, ret, ret < 0 ? errno : 0, d);
       return ret;
     }
-    case Action::shorten: {
+    case Action::partial: {
       ret = real(d.out.len);
       StopSignalsHeld held;
       const int e = ret < 0 ? errno : 0;
@@ -261,12 +261,12 @@ ssize_t data_call(const char* name, CallClass cls, uint32_t dir, int fd, size_t 
       errno = e;
       return ret;
     }
-    case Action::would_block:
+    case Action::eagain:
       trace_data(name, fd, conn, len, -1, EAGAIN, d);
       owe_readiness(fd, dir);
       errno = EAGAIN;
       return -1;
-    case Action::interrupt:
+    case Action::eintr:
       trace_data(name, fd, conn, len, -1, EINTR, d);
       errno = EINTR;
       return -1;
@@ -293,7 +293,7 @@ ssize_t data_call(const char* name, CallClass cls, uint32_t dir, int fd, size_t 
       return real(len);
     }
     case Action::emfile:        // accept and wait actions: the legality rules
-    case Action::abort_accept:  // never give them to a data call; listed so
+    case Action::econnaborted:  // never give them to a data call; listed so
     case Action::spurious:      // that a new action is a -Wswitch error here
       return real(len);
   }

@@ -61,10 +61,10 @@ int accept_common(const char* name, int lfd, Real&& real) {
   }
   int r = -1, err = 0;
   switch (d.out.action) {
-    case Action::would_block: err = EAGAIN; break;
-    case Action::interrupt: err = EINTR; break;
+    case Action::eagain: err = EAGAIN; break;
+    case Action::eintr: err = EINTR; break;
     case Action::emfile: err = EMFILE; break;  // nothing dequeued: the listener stays readable
-    case Action::abort_accept: {
+    case Action::econnaborted: {
       const int c = real();
       if (c < 0) {
         err = errno;  // nothing was queued: the kernel's own answer stands
@@ -77,7 +77,7 @@ int accept_common(const char* name, int lfd, Real&& real) {
       break;
     }
     case Action::pass:
-    case Action::shorten:   // data and wait actions: the legality rules never
+    case Action::partial:   // data and wait actions: the legality rules never
     case Action::reset:     // give them to accept; listed so that a new action
     case Action::eof:       // is a -Wswitch error here
     case Action::epipe:
@@ -98,7 +98,7 @@ int accept_common(const char* name, int lfd, Real&& real) {
     if (d.note) t.str("note", d.note);
     t.emit();
   }
-  if (d.out.action == Action::would_block) owe_readiness(lfd, EPOLLIN);
+  if (d.out.action == Action::eagain) owe_readiness(lfd, EPOLLIN);
   errno = err;
   return r;
 }

@@ -88,7 +88,7 @@ void trace_request(const char* name, int fd, FdState* s, size_t len, long long r
   TraceLine t(name);
   t.num("fd", fd).num("conn", s ? s->conn.load(std::memory_order_relaxed) : 0).num("req", static_cast<long long>(len));
   t.num("ret", ret).err(err).str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
-  if (d.out.action == Action::shorten) t.num("shortened_to", static_cast<long long>(d.out.len));
+  if (d.out.action == Action::partial) t.num("shortened_to", static_cast<long long>(d.out.len));
   if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
   if (d.note) t.str("note", d.note);
   t.emit();
@@ -125,7 +125,7 @@ int aio_submit(const char* name, Op op, struct aiocb* cb, Real&& real) {
   Decision d = decide_async(CallClass::aio, op, cb->aio_fildes, len, &s);
   if (!s) return real();
   if (d.out.action == Action::reset || d.out.action == Action::eof) end_connection(cb->aio_fildes, s, d.out.action);
-  if (d.out.action == Action::shorten) {
+  if (d.out.action == Action::partial) {
     std::lock_guard<std::mutex> lock(g_aio_mu);
     if (!g_shortened) g_shortened = new std::vector<Shortened>();
     g_shortened->push_back(Shortened{cb, len});
@@ -133,7 +133,7 @@ int aio_submit(const char* name, Op op, struct aiocb* cb, Real&& real) {
   }
   const int r = real();
   const int err = r < 0 ? errno : 0;
-  if (r < 0 && d.out.action == Action::shorten) restore(cb, true);
+  if (r < 0 && d.out.action == Action::partial) restore(cb, true);
   trace_request(name, cb->aio_fildes, s, len, r, err, d);
   errno = err;
   return r;
@@ -247,7 +247,7 @@ void fault_pending_sqes(struct io_uring* ring) {
     const int fd = sqe->fd;
     Decision d = decide_async(CallClass::uring, op, fd, len, &s);
     if (!s) continue;
-    if (d.out.action == Action::shorten) sqe->len = static_cast<unsigned>(d.out.len);
+    if (d.out.action == Action::partial) sqe->len = static_cast<unsigned>(d.out.len);
     if (d.out.action == Action::reset || d.out.action == Action::eof) {
       if (nop_inject_supported()) {
         // The recv completes through the ring with the kernel's answer to a

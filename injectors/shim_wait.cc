@@ -184,7 +184,7 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
     d = wait_decision(idx, true, timeout_ns);
   }
   int n, err = 0, paid = 0, spurious_fd = -1;
-  if (d.out.action == Action::interrupt) {
+  if (d.out.action == Action::eintr) {
     n = -1;
     err = EINTR;
   } else {
@@ -211,7 +211,7 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
         t.array_item_pair(ep_fd_of(epfd, events[i].data.u64), epoll_flag_names(events[i].events).c_str());
       t.close_array();
     }
-    const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
+    const bool faulted = spurious_fd >= 0 || d.out.action == Action::eintr;
     t.num("synthetic", paid).str("fault", faulted ? fault_text(d) : nullptr);
     if (faulted && d.out.robust) t.str("robust", d.out.robust);
     if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
@@ -235,7 +235,7 @@ void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err
       if (ready(i, &fd, &what, ctx)) t.array_item_pair(fd, what);
     t.close_array();
   }
-  const bool faulted = spurious_fd >= 0 || d.out.action == Action::interrupt;
+  const bool faulted = spurious_fd >= 0 || d.out.action == Action::eintr;
   t.str("fault", faulted ? fault_text(d) : nullptr);
   if (faulted && d.out.robust) t.str("robust", d.out.robust);
   if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
@@ -272,7 +272,7 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
   uint64_t idx = 0;
   Decision d = scan_decision(&idx, timeout_ns);
   int n, err = 0, spurious_fd = -1;
-  if (d.out.action == Action::interrupt) {
+  if (d.out.action == Action::eintr) {
     n = -1;
     err = EINTR;
   } else {
@@ -335,7 +335,7 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
   uint64_t idx = 0;
   Decision d = scan_decision(&idx, timeout_ns);
   int n, err = 0, spurious_fd = -1;
-  if (d.out.action == Action::interrupt) {
+  if (d.out.action == Action::eintr) {
     n = -1;
     err = EINTR;
   } else {

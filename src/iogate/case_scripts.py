@@ -8,7 +8,7 @@ import random
 import select
 import time
 
-from . import judge, procfs
+from . import procfs, tables
 from .client import exchange
 from .crowd import Crowd
 from .verdicts import CaseFailed, Fragile
@@ -73,6 +73,7 @@ def undrained_reads(records):
     et_fds = set()
     pending = {}  # (tid, fd) -> what the last read on it was
     problems = []
+    reads = tables.class_calls()["recv"]
     for r in records:
         call, tid, fd = r.get("call"), r.get("tid"), r.get("fd")
         if call == "epoll_ctl" and r.get("op") in ("ADD", "MOD") and r.get("conn"):  # connections, not listeners
@@ -81,7 +82,7 @@ def undrained_reads(records):
             et_fds.discard(fd)
             for key in [k for k in pending if k[1] == fd]:
                 del pending[key]
-        elif call in ("epoll_wait", "epoll_pwait", "epoll_pwait2"):
+        elif tables.wait_mechanism().get(call) == "epoll":
             for (ptid, pfd), what in list(pending.items()):
                 if ptid == tid:
                     problems.append(f"fd {pfd}: {what}, then {call}")
@@ -89,7 +90,7 @@ def undrained_reads(records):
             for efd, ev in r.get("events", []):
                 if efd in et_fds and any(bit in ev for bit in ("EPOLLIN", "EPOLLHUP", "EPOLLERR")):
                     pending[(tid, efd)] = "no recv() at all after the event"
-        elif call in ("recv", "read", "recvfrom", "recvmsg", "readv") and (tid, fd) in pending:
+        elif call in reads and (tid, fd) in pending:
             ret = r.get("ret", -1)
             if ret > 0 and ret == r.get("req"):
                 pending[(tid, fd)] = f"the last recv() returned all {ret} bytes asked for"
@@ -335,7 +336,8 @@ EMFILE_RETRIES_PER_S = 100
 
 def out_of_fds(records):
     """The trace shows the server's accept() meeting its descriptor limit."""
-    return any(r.get("call") in ("accept", "accept4") and r.get("errno") in ("EMFILE", "ENFILE") for r in records)
+    accepts = tables.class_calls()["accept"]
+    return any(r.get("call") in accepts and r.get("errno") in ("EMFILE", "ENFILE") for r in records)
 
 
 def econnaborted_continues(ctx):
@@ -400,26 +402,24 @@ def accepted_nonblocking(ctx):
                       "report would hang it): " + "; ".join(problems[:3]))
 
 
-WAIT_CALLS = judge.CLASS_CALLS["wait"]
-
-
 def blocking_accepted(records):
     """Trace predicate: each accepted fd that a readiness-loop thread (one
     that makes wait calls) reads is O_NONBLOCK (SOCK_NONBLOCK, fcntl F_SETFL
     O_NONBLOCK or ioctl FIONBIO) before that read. A worker thread or a
     forked child that reads its connection blocking, and never waits for
     readiness, is correct. Keys are (pid, fd): a forked child has its own."""
-    waiters = {(r.get("pid"), r.get("tid")) for r in records if r.get("call") in WAIT_CALLS}
+    waiters = {(r.get("pid"), r.get("tid")) for r in records if r.get("call") in tables.class_calls()["wait"]}
+    reads, accepts = tables.class_calls()["recv"], tables.class_calls()["accept"]
     state, problems = {}, []
     for r in records:
         call, key = r.get("call"), (r.get("pid"), r.get("fd"))
-        if call in ("accept", "accept4") and r.get("ret", -1) >= 0:
+        if call in accepts and r.get("ret", -1) >= 0:
             state[(r.get("pid"), r["ret"])] = bool(r.get("nonblock"))
         elif call == "fcntl" and r.get("cmd") == "F_SETFL" and key in state:
             state[key] = "O_NONBLOCK" in (r.get("flags") or "")
         elif call == "ioctl" and r.get("cmd") == "FIONBIO" and key in state:
             state[key] = bool(r.get("arg"))
-        elif call in ("recv", "read", "recvfrom", "recvmsg", "readv") and key in state:
+        elif call in reads and key in state:
             if not state.pop(key) and (r.get("pid"), r.get("tid")) in waiters:
                 problems.append(f"fd {key[1]} (connection {r.get('conn')}) read while blocking")
     return problems

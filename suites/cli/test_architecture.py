@@ -5,7 +5,7 @@ import re
 from iogate import paths
 
 SRC = paths.ROOT / "src" / "iogate"
-BOTTOM = {"verdicts", "paths", "atomic", "trace", "faultseq", "judge", "timeouts"}
+BOTTOM = {"verdicts", "paths", "atomic", "trace", "faultseq", "judge", "timeouts", "tables"}
 PROCESS_OR_SOCKET = {"server", "client", "procfs", "sockdiag", "processes", "crowd", "context", "socket", "select",
                      "subprocess"}
 
@@ -79,3 +79,12 @@ def test_every_mutant_patch_header_is_read():
     patches = {p.stem for p in models.MUTANT_DIR.glob("*.patch")}
     assert patches == {m.name for m in models.MUTANTS}
     assert all(m.bug and m.expect in ("FAIL", "WARN") for m in models.MUTANTS)
+
+
+def test_the_plan_keys_the_shim_parses_are_the_documented_ones():
+    """The parser's keys come from the shim's tables (plan.h kRuleKeys,
+    through build/tables.json); docs/faults.md must name each, and no other."""
+    from iogate import tables
+    keys = set(tables.load()["rule_keys"]) | set(tables.load()["plan_items"])
+    documented = set(re.findall(r"`([a-z]+)=", (paths.ROOT / "docs" / "faults.md").read_text()))
+    assert documented == keys

@@ -161,8 +161,8 @@ def test_hit_is_the_fault_on_the_named_call():
 
 
 def test_every_fault_kind_has_an_outcome():
-    from iogate import docs
-    assert set(judge.OUTCOME) == {row[0] for row in docs.fault_rows()}
+    from iogate import tables
+    assert set(judge.OUTCOME) == {f["name"] for f in tables.faults()}
 
 
 def test_every_case_with_a_plan_names_its_hit_from_its_plan():

@@ -1,30 +1,16 @@
-"""Every call x fault row the fault table (injectors/faults.def) marks legal,
-checked through the real shim on a real loopback connection, and every
-combination it does not mark refused at plan load."""
+"""Every call x fault row the fault table (injectors/faults.def, read from the
+shim's tables) marks legal, checked through the real shim on a real loopback
+connection, and every combination it does not mark refused at plan load."""
 import json
 import os
-import re
 import subprocess
 
 import pytest
 
-from iogate import docs, paths
+from iogate import docs, paths, tables
 
-CALLS_DEF = paths.ROOT / "injectors" / "calls.def"
-
-
-def data_calls(cls):
-    return re.findall(rf"^IOGATE_IO\((\w+), {cls},", CALLS_DEF.read_text(), re.M)
-
-
-CALLS = {
-    "recv": data_calls("recv"),
-    "send": data_calls("send"),
-    "accept": ["accept", "accept4"],
-    "wait": ["epoll_wait", "epoll_pwait", "epoll_pwait2", "select", "pselect", "poll", "ppoll"],
-    "aio": ["aio_read", "aio_write"],
-    "uring": ["uring_recv", "uring_send"],
-}
+CALLS = {cls: [c["name"] for c in tables.load()["calls"] if c["class"] == cls and c["faulted"]]
+         for cls in (c["name"] for c in tables.classes())}  # the calls that carry a fault, per class
 READS = {"aio_read", "uring_recv"}
 
 

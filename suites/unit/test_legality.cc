@@ -27,9 +27,9 @@ CallState state(std::size_t len, bool nonblocking, bool interruptible = false) {
 
 TEST_CASE("EAGAIN is produced only on a non-blocking socket (V1)", "[legality]") {
   const auto r = rule_of("recv.eagain:every=2");
-  CHECK(legal_outcome(r, state(100, true)).action == Action::would_block);
+  CHECK(legal_outcome(r, state(100, true)).action == Action::eagain);
   auto o = legal_outcome(r, state(100, false));
-  CHECK(o.action == Action::shorten);  // a blocking socket gets a real short transfer instead
+  CHECK(o.action == Action::partial);  // a blocking socket gets a real short transfer instead
   CHECK(o.len == 1);
   CHECK(o.note != nullptr);
   CHECK(legal_outcome(r, state(1, false)).action == Action::pass);  // nothing shorter than 1 byte
@@ -37,7 +37,7 @@ TEST_CASE("EAGAIN is produced only on a non-blocking socket (V1)", "[legality]")
 
 TEST_CASE("accept returns EAGAIN only on a non-blocking listener and is otherwise left alone (V1)", "[legality]") {
   const auto r = rule_of("accept.eagain:every=2");
-  CHECK(legal_outcome(r, state(0, true)).action == Action::would_block);
+  CHECK(legal_outcome(r, state(0, true)).action == Action::eagain);
   auto o = legal_outcome(r, state(0, false));
   CHECK(o.action == Action::pass);
   CHECK(o.note != nullptr);
@@ -46,7 +46,7 @@ TEST_CASE("accept returns EAGAIN only on a non-blocking listener and is otherwis
 TEST_CASE("a partial transfer asks the kernel for fewer bytes, never discards (V4)", "[legality]") {
   const auto r = rule_of("send.partial:max=7");
   auto o = legal_outcome(r, state(4096, true));
-  CHECK(o.action == Action::shorten);
+  CHECK(o.action == Action::partial);
   CHECK(o.len == 7);
   CHECK(legal_outcome(r, state(7, true)).action == Action::pass);
   CHECK(legal_outcome(r, state(3, false)).action == Action::pass);
@@ -61,11 +61,11 @@ TEST_CASE("a zero-length data call is never faulted", "[legality]") {
 
 TEST_CASE("EINTR needs a call that sleeps and a signal that could interrupt it (V5)", "[legality]") {
   const auto r = rule_of("recv.eintr:every=2");
-  CHECK(legal_outcome(r, state(10, false, true)).action == Action::interrupt);
+  CHECK(legal_outcome(r, state(10, false, true)).action == Action::eintr);
   CHECK(legal_outcome(r, state(10, true, true)).action == Action::pass);   // non-blocking never sleeps
   CHECK(legal_outcome(r, state(10, false, false)).action == Action::pass);  // no caught signal
   const auto w = rule_of("wait.eintr:every=3");
-  CHECK(legal_outcome(w, state(0, false, true)).action == Action::interrupt);
+  CHECK(legal_outcome(w, state(0, false, true)).action == Action::eintr);
   CHECK(legal_outcome(w, state(0, false, false)).note != nullptr);
 }
 
@@ -78,10 +78,10 @@ TEST_CASE("connection-ending faults are real on blocking and non-blocking socket
 
 TEST_CASE("accept faults keep the queue consistent (V10)", "[legality]") {
   CHECK(legal_outcome(rule_of("accept.emfile:count=3"), state(0, true)).action == Action::emfile);
-  CHECK(legal_outcome(rule_of("accept.econnaborted"), state(0, false)).action == Action::abort_accept);
+  CHECK(legal_outcome(rule_of("accept.econnaborted"), state(0, false)).action == Action::econnaborted);
   CallState queued = state(0, true);
   queued.readable = true;
-  CHECK(legal_outcome(rule_of("accept.econnaborted"), queued).action == Action::abort_accept);
+  CHECK(legal_outcome(rule_of("accept.econnaborted"), queued).action == Action::econnaborted);
   // A non-blocking listener with nothing queued says EAGAIN: nothing to abort, and the rule's
   // count is not spent on it (regression: busy_poll's accept.econnaborted.continues was hollow).
   const iogate::Outcome idle = legal_outcome(rule_of("accept.econnaborted:count=1"), state(0, true));
@@ -108,7 +108,7 @@ TEST_CASE("a short send on a blocking socket is robustness-only without a caught
           "[legality][robust]") {
   const auto partial = rule_of("send.partial:max=7");
   auto o = legal_outcome(partial, blocking_send(false, false));
-  CHECK(o.action == Action::shorten);  // still produced (robust=on is the default) ...
+  CHECK(o.action == Action::partial);  // still produced (robust=on is the default) ...
   REQUIRE(o.robust != nullptr);        // ... but marked, with its rule
   CHECK_THAT(o.robust, Catch::StartsWith("V4: short send on a blocking socket"));
   CHECK_THAT(o.robust_off, Catch::StartsWith("robust=off: not injected (V4"));
@@ -117,7 +117,7 @@ TEST_CASE("a short send on a blocking socket is robustness-only without a caught
   CHECK(legal_outcome(partial, state(100, true)).robust == nullptr);            // non-blocking: always legal
   // send.eagain on a blocking socket becomes a 1-byte send: the same rule
   auto e = legal_outcome(rule_of("send.eagain:every=2"), blocking_send(false, false));
-  CHECK(e.action == Action::shorten);
+  CHECK(e.action == Action::partial);
   CHECK(e.robust != nullptr);
 }
 
@@ -155,7 +155,7 @@ TEST_CASE("EINTR from an epoll wait is robustness-only with timeout 0, kernel-po
   st.epoll = true;
   st.interruptible = true;  // epoll: a stop and continue ends it with EINTR, no handler needed (signal(7))
   auto o = legal_outcome(w, st);
-  CHECK(o.action == Action::interrupt);
+  CHECK(o.action == Action::eintr);
   CHECK(o.robust == nullptr);
   st.caught = true;
   CHECK(legal_outcome(w, st).robust == nullptr);
@@ -163,7 +163,7 @@ TEST_CASE("EINTR from an epoll wait is robustness-only with timeout 0, kernel-po
   CHECK_THAT(legal_outcome(w, st).robust, Catch::Contains("timeout 0"));
   CallState sel;  // select/poll: EINTR needs a caught signal (then kernel-possible, even with timeout 0)
   sel.interruptible = sel.caught = sel.no_sleep = true;
-  CHECK(legal_outcome(w, sel).action == Action::interrupt);
+  CHECK(legal_outcome(w, sel).action == Action::eintr);
   CHECK(legal_outcome(w, sel).robust == nullptr);
 }
 
@@ -200,11 +200,11 @@ TEST_CASE("EAGAIN from a read is robustness-only while something is queued (V1, 
   const auto r = rule_of("recv.eagain:every=2");
   CallState st = state(100, true);
   auto o = legal_outcome(r, st);
-  CHECK(o.action == Action::would_block);
+  CHECK(o.action == Action::eagain);
   CHECK(o.robust == nullptr);  // nothing queued: the kernel's own answer
   st.readable = true;
   o = legal_outcome(r, st);
-  CHECK(o.action == Action::would_block);
+  CHECK(o.action == Action::eagain);
   CHECK_THAT(o.robust, Catch::StartsWith("V1: EAGAIN from a read while data"));
   const auto s = rule_of("send.eagain:every=2");  // a full send buffer is the peer's doing: always possible
   CallState w = state(100, true);
