@@ -17,9 +17,9 @@ def fake_gate(monkeypatch, tmp_path, verdicts, interrupted=None, extra=()):
     """Run `gate.conformance` over the first len(verdicts) cases of the
     catalogue with those verdicts; returns (exit status, report.json)."""
     ids = [c.id for c in catalogue.load()[:len(verdicts)]]
-    monkeypatch.setattr(gate, "prepare_external", lambda target, args: (None, None))
+    monkeypatch.setattr(gate, "prepare_external", lambda target, opts: (None, None))
 
-    def run_cells(cells, args, progress=None):
+    def run_cells(cells, opts, progress=None):
         results = {(t.name, c.id): Result(t.name, c.id, v, f"{v.value} here", plan="recv.eagain:every=2;seed=1",
                                           seed=1, replay=f"./iogate gate --cases {c.id} --seed 1")
                    for (t, c), v in zip(cells, verdicts)}
@@ -31,7 +31,7 @@ def fake_gate(monkeypatch, tmp_path, verdicts, interrupted=None, extra=()):
     args = cli.parser().parse_args(["gate", "--server-cmd", "srv --port {port}", "--model", "blocking",
                                     "--cases", ",".join(ids), "--report", str(tmp_path), *extra])
     args.argv = []
-    rc = gate.conformance(args)
+    rc = gate.conformance(gate.Options.from_args(args))
     return rc, json.loads((tmp_path / "report.json").read_text())
 
 
