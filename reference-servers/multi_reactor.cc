@@ -51,6 +51,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "acceptor.h"
 #include "errclass.h"
 #include "net.h"
 #include "outbuf.h"
@@ -64,7 +65,6 @@ namespace rx = iogate::reactor;
 using iogate::IoClass;
 
 constexpr std::size_t kReadPauseAt = 1 << 20;  // owed bytes that stop reading
-constexpr std::chrono::milliseconds kAcceptBackOff{50};
 
 std::unique_ptr<rx::Reactor> make_epoll_reactor() {
   std::unique_ptr<rx::Reactor> r = rx::Reactor::create(rx::make_demultiplexer("epoll"));
@@ -168,51 +168,21 @@ void Connection::finish() {
   loop_.release(this);
 }
 
-class Acceptor final : public rx::EventHandler {
+class Acceptor final : public rx::Acceptor {
  public:
   Acceptor(rx::Reactor& main, std::vector<std::unique_ptr<SubLoop>>& subs, int listener, iogate::Protocol p)
-      : main_(main), subs_(subs), listener_(listener), proto_(p) {}
-  ~Acceptor() override { close(listener_); }
-  int handle() const override { return listener_; }
-
-  void handle_event(uint32_t) override {
-    for (;;) {
-      int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      int err = errno;
-      switch (iogate::classify_accept(fd, err)) {
-        case iogate::AcceptClass::accepted: {
-          SubLoop* sub = subs_[next_++ % subs_.size()].get();
-          iogate::Protocol p = proto_;
-          sub->reactor->queue([sub, fd, p] { sub->adopt(fd, p); });  // wakes that thread
-          continue;
-        }
-        case iogate::AcceptClass::would_block:
-          return;
-        case iogate::AcceptClass::retry:
-          continue;
-        case iogate::AcceptClass::out_of_fds:
-          listen_for(0);
-          main_.run_after(kAcceptBackOff, [this] { listen_for(rx::kReadable); });
-          return;
-        case iogate::AcceptClass::fatal:
-          errno = err;
-          std::perror("accept");
-          std::exit(1);
-      }
-    }
-  }
+      : rx::Acceptor(main, listener, "multi_reactor"), subs_(subs), proto_(p) {}
 
  private:
-  void listen_for(uint32_t interest) {
-    if (!main_.modify(this, interest)) {
-      std::perror("multi_reactor: listener");
-      std::exit(1);
-    }
+  // The main reactor only accepts: each connection goes to the next
+  // sub-reactor, whose thread owns it from then on.
+  void on_accepted(int fd) override {
+    SubLoop* sub = subs_[next_++ % subs_.size()].get();
+    iogate::Protocol p = proto_;
+    sub->reactor->queue([sub, fd, p] { sub->adopt(fd, p); });  // wakes that thread
   }
 
-  rx::Reactor& main_;
   std::vector<std::unique_ptr<SubLoop>>& subs_;
-  int listener_;
   iogate::Protocol proto_;
   std::size_t next_ = 0;  // round robin
 };

@@ -48,6 +48,7 @@
 #include <mutex>
 #include <string>
 
+#include "acceptor.h"
 #include "emulated_proactor.h"
 #include "errclass.h"
 #include "net.h"
@@ -61,7 +62,6 @@ namespace rx = iogate::reactor;
 using iogate::IoClass;
 
 constexpr std::size_t kReadPauseAt = 1 << 20;  // owed bytes that stop reading
-constexpr std::chrono::milliseconds kAcceptBackOff{50};
 
 struct Client final : rx::AsyncSocket {
   Client(rx::Proactor& px, int fd, iogate::Protocol p) : AsyncSocket(px, fd), session(p) {}
@@ -130,51 +130,19 @@ void on_write(const rx::SocketPtr& s, IoClass cls, const char*, std::size_t) {
   }
 }
 
-class Acceptor final : public rx::EventHandler {
+class Acceptor final : public rx::Acceptor {
  public:
   Acceptor(rx::Reactor& r, rx::Proactor& px, int listener, iogate::Protocol p)
-      : reactor_(r), px_(px), listener_(listener), proto_(p) {}
-  ~Acceptor() override { close(listener_); }
-  int handle() const override { return listener_; }
-
-  void handle_event(uint32_t) override {
-    for (;;) {
-      int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      int err = errno;
-      switch (iogate::classify_accept(fd, err)) {
-        case iogate::AcceptClass::accepted: {
-          auto s = std::make_shared<Client>(px_, fd, proto_);
-          px_.adopt(s);
-          start(s);
-          continue;
-        }
-        case iogate::AcceptClass::would_block:
-          return;
-        case iogate::AcceptClass::retry:
-          continue;
-        case iogate::AcceptClass::out_of_fds:  // LT would report the queue again at once
-          listen_for(0);
-          reactor_.run_after(kAcceptBackOff, [this] { listen_for(rx::kReadable); });
-          return;
-        case iogate::AcceptClass::fatal:
-          errno = err;
-          std::perror("accept");
-          std::exit(1);
-      }
-    }
-  }
+      : rx::Acceptor(r, listener, "proactor"), px_(px), proto_(p) {}
 
  private:
-  void listen_for(uint32_t interest) {
-    if (!reactor_.modify(this, interest)) {
-      std::perror("proactor: listener");
-      std::exit(1);
-    }
+  void on_accepted(int fd) override {
+    auto s = std::make_shared<Client>(px_, fd, proto_);
+    px_.adopt(s);
+    start(s);
   }
 
-  rx::Reactor& reactor_;
   rx::Proactor& px_;
-  int listener_;
   iogate::Protocol proto_;
 };
 

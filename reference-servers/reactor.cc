@@ -42,6 +42,7 @@
 #include <string>
 #include <unordered_map>
 
+#include "acceptor.h"
 #include "errclass.h"
 #include "net.h"
 #include "outbuf.h"
@@ -55,7 +56,6 @@ namespace rx = iogate::reactor;
 using iogate::IoClass;
 
 constexpr std::size_t kReadPauseAt = 1 << 20;  // owed bytes that stop reading
-constexpr std::chrono::milliseconds kAcceptBackOff{50};
 
 class Acceptor;
 
@@ -132,58 +132,26 @@ class Connection final : public rx::EventHandler {
   bool eof_ = false;  // recv returned 0: no more input
 };
 
-class Acceptor final : public rx::EventHandler {
+class Acceptor final : public rx::Acceptor {
  public:
-  Acceptor(rx::Reactor& r, int listener, iogate::Protocol p) : reactor_(r), listener_(listener), proto_(p) {}
-  ~Acceptor() override { close(listener_); }  // conns_ closes the connections
-  int handle() const override { return listener_; }
-
-  void handle_event(uint32_t) override {
-    for (;;) {
-      int fd = accept4(listener_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-      int err = errno;
-      switch (iogate::classify_accept(fd, err)) {
-        case iogate::AcceptClass::accepted:
-          break;
-        case iogate::AcceptClass::would_block:
-          return;
-        case iogate::AcceptClass::retry:
-          continue;
-        case iogate::AcceptClass::out_of_fds:
-          // The queued clients keep the listener readable: stop watching it.
-          listen_for(0);
-          reactor_.run_after(kAcceptBackOff, [this] { listen_for(rx::kReadable); });
-          return;
-        case iogate::AcceptClass::fatal:
-          errno = err;
-          std::perror("accept");
-          std::exit(1);
-      }
-      auto conn = std::make_unique<Connection>(reactor_, *this, fd, proto_);
-      if (!conn->start()) continue;  // its destructor closes fd
-      Connection* key = conn.get();
-      conns_.emplace(key, std::move(conn));
-    }
-  }
+  Acceptor(rx::Reactor& r, int listener, iogate::Protocol p) : rx::Acceptor(r, listener, "reactor"), proto_(p) {}
 
   // The connection has left the Reactor and closed its fd; free it once the
   // current batch of events is dispatched.
   void release(Connection* c) {
-    reactor_.queue([this, c] { conns_.erase(c); });
+    reactor().queue([this, c] { conns_.erase(c); });
   }
 
  private:
-  void listen_for(uint32_t interest) {
-    if (!reactor_.modify(this, interest)) {
-      std::perror("reactor: listener");
-      std::exit(1);
-    }
+  void on_accepted(int fd) override {
+    auto conn = std::make_unique<Connection>(reactor(), *this, fd, proto_);
+    if (!conn->start()) return;  // its destructor closes fd
+    Connection* key = conn.get();
+    conns_.emplace(key, std::move(conn));
   }
 
-  rx::Reactor& reactor_;
-  int listener_;
   iogate::Protocol proto_;
-  std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;
+  std::unordered_map<Connection*, std::unique_ptr<Connection>> conns_;  // closed by their destructors
 };
 
 void Connection::finish() {
