@@ -290,43 +290,39 @@ int after_submit(int r) {
 }  // namespace
 }  // namespace iogate
 
-IOGATE_EXPORT int io_uring_submit(struct io_uring* ring) {
+namespace iogate {
+namespace {
+// Every io_uring_submit* entry point: fault the SQEs queued since the last
+// submit, then the real call; liburing may call its own exported submit, so
+// the Guard makes each SQE decided once.
+template <typename Real>
+int submit(struct io_uring* ring, Real&& real) {
   fault_pending_sqes(ring);
   int r;
   {
-    Guard guard;  // liburing may call its own exported submit: decide each SQE once
-    r = IOGATE_REAL(io_uring_submit)(ring);
+    Guard guard;
+    r = real();
   }
   return after_submit(r);
 }
+}  // namespace
+}  // namespace iogate
+
+IOGATE_EXPORT int io_uring_submit(struct io_uring* ring) {
+  return iogate::submit(ring, [&] { return IOGATE_REAL(io_uring_submit)(ring); });
+}
 
 IOGATE_EXPORT int io_uring_submit_and_wait(struct io_uring* ring, unsigned wait_nr) {
-  fault_pending_sqes(ring);
-  int r;
-  {
-    Guard guard;  // liburing may call its own exported submit: decide each SQE once
-    r = IOGATE_REAL(io_uring_submit_and_wait)(ring, wait_nr);
-  }
-  return after_submit(r);
+  return iogate::submit(ring, [&] { return IOGATE_REAL(io_uring_submit_and_wait)(ring, wait_nr); });
 }
 
 IOGATE_EXPORT int io_uring_submit_and_wait_timeout(struct io_uring* ring, struct io_uring_cqe** cqe_ptr,
                                                    unsigned wait_nr, struct __kernel_timespec* ts, sigset_t* sigmask) {
-  fault_pending_sqes(ring);
-  int r;
-  {
-    Guard guard;  // liburing may call its own exported submit: decide each SQE once
-    r = IOGATE_REAL(io_uring_submit_and_wait_timeout)(ring, cqe_ptr, wait_nr, ts, sigmask);
-  }
-  return after_submit(r);
+  return iogate::submit(ring, [&] {
+    return IOGATE_REAL(io_uring_submit_and_wait_timeout)(ring, cqe_ptr, wait_nr, ts, sigmask);
+  });
 }
 
 IOGATE_EXPORT int io_uring_submit_and_get_events(struct io_uring* ring) {
-  fault_pending_sqes(ring);
-  int r;
-  {
-    Guard guard;  // liburing may call its own exported submit: decide each SQE once
-    r = IOGATE_REAL(io_uring_submit_and_get_events)(ring);
-  }
-  return after_submit(r);
+  return iogate::submit(ring, [&] { return IOGATE_REAL(io_uring_submit_and_get_events)(ring); });
 }
