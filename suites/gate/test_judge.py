@@ -184,3 +184,17 @@ def test_a_pass_whose_fault_missed_the_named_call_is_na():
     res = run_case(case, target, plan="send.eagain:count=1,after=1;seed=1")
     assert res.verdict == Verdict.NA, res.message
     assert "never hit the greeting's send()" in res.message and "EAGAIN" in res.message, res.message
+
+
+def test_an_emfile_retry_burst_is_counted_per_thread_without_a_clock():
+    """Regression: asyncio's 100 EMFILE retries per wake-up, then a one-second
+    wait, is about 100 a second: right at the rate limit, so a loaded machine
+    turned its FAIL into a PASS. The burst in a row is judged instead."""
+    from iogate import case_scripts
+    emfile = {"pid": 1, "tid": 1, "call": "accept4", "ret": -1, "errno": "EMFILE"}
+    other_thread = dict(emfile, tid=2, call="epoll_wait", errno=None, ret=0)
+    wait = dict(emfile, call="epoll_wait", errno=None, ret=1)
+    assert case_scripts.emfile_burst([emfile] * 100) == 100
+    assert case_scripts.emfile_burst([emfile, other_thread] * 50) == 50  # another thread's calls do not break it
+    assert case_scripts.emfile_burst([emfile, wait] * 50) == 1            # a back-off between retries
+    assert case_scripts.emfile_burst([]) == 0
