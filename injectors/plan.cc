@@ -15,7 +15,7 @@ constexpr ClassRow kClasses[] = {
 
 struct FaultRow { Fault id; const char* name; unsigned classes; bool needs_max; bool stalls; const char* doc; };
 constexpr FaultRow kFaults[] = {
-#define IOGATE_FAULT(id, name, classes, needs_max, stalls, doc) \
+#define IOGATE_FAULT(id, name, classes, needs_max, stalls, seen, doc) \
   {Fault::id, name, classes, needs_max != 0, stalls != 0, doc},
 #include "faults.def"
 };

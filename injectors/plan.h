@@ -35,7 +35,7 @@ inline constexpr int kCallClasses = 0
 // every switch over actions until it is handled there.
 enum class Fault : uint8_t {
   pass,  // no fault: call the kernel unchanged
-#define IOGATE_FAULT(id, name, classes, needs_max, stalls, doc) id,
+#define IOGATE_FAULT(id, name, classes, needs_max, stalls, seen, doc) id,
 #include "faults.def"
 };
 using Action = Fault;

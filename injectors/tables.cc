@@ -34,7 +34,8 @@ std::string quoted(const char* s) {
 std::string class_list(unsigned mask) {
   std::string out = "[";
   for (int i = 0; i < iogate::kCallClasses; ++i)
-    if (mask & (1u << i)) out += (out.size() > 1 ? "," : "") + quoted(iogate::class_name(static_cast<iogate::CallClass>(i)));
+    if (mask & (1u << i))
+      out += (out.size() > 1 ? "," : "") + quoted(iogate::class_name(static_cast<iogate::CallClass>(i)));
   return out + "]";
 }
 
@@ -56,10 +57,10 @@ std::string tables() {
 #include "faults.def"
   j += "],\n \"faults\": [";
   sep = "\n  ";
-#define IOGATE_FAULT(id, name, classes, needs_max, stalls, doc)                                         \
+#define IOGATE_FAULT(id, name, classes, needs_max, stalls, seen, doc)                                   \
   j += sep + std::string("{\"name\":") + quoted(name) + ",\"classes\":" + class_list(classes) +             \
        ",\"needs_max\":" + (needs_max ? "true" : "false") + ",\"stalls\":" + (stalls ? "true" : "false") + \
-       ",\"doc\":" + quoted(doc) + "}";                                                                   \
+       ",\"seen\":" + quoted(seen) + ",\"doc\":" + quoted(doc) + "}";                                    \
   sep = ",\n  ";
 #include "faults.def"
   j += "],\n \"robust\": [";
@@ -74,7 +75,7 @@ std::string tables() {
   sep = "\n  ";
 #define IOGATE_IO(name, cls, params, len_expr, call_expr, flags_expr, dir)                               \
   j += sep + std::string("{\"name\":") + quoted(#name) + ",\"class\":" + quoted(#cls) +                  \
-       ",\"mechanism\":null,\"generated\":true,\"faulted\":true}";                                                        \
+       ",\"mechanism\":null,\"generated\":true,\"faulted\":true}";                                  \
   sep = ",\n  ";
 #define IOGATE_HAND(name, cls, mechanism, faulted)                                                        \
   j += sep + std::string("{\"name\":") + quoted(#name) + ",\"class\":" + quoted(#cls) + ",\"mechanism\":" + \
