@@ -5,18 +5,18 @@ import json
 import pytest
 
 from gatehelp import binary, have, run
-from iogate import catalogue, gate
+from iogate import catalogue, matrix
 
 
 def test_shards_partition_the_matrix():
-    targets = gate.reference_targets()
+    targets = matrix.reference_targets()
     cells = [(t, c) for t in targets for c in catalogue.load()]
     for n in (1, 2, 3, 7):
-        parts = [gate.shard_cells(cells, i, n) for i in range(1, n + 1)]
+        parts = [matrix.shard_cells(cells, i, n) for i in range(1, n + 1)]
         keys = [(t.name, c.id) for part in parts for t, c in part]
         assert sorted(keys) == sorted((t.name, c.id) for t, c in cells)  # each cell exactly once
         assert max(map(len, parts)) - min(map(len, parts)) <= 1
-        assert parts == [gate.shard_cells(cells, i, n) for i in range(1, n + 1)]  # deterministic
+        assert parts == [matrix.shard_cells(cells, i, n) for i in range(1, n + 1)]  # deterministic
 
 
 @pytest.mark.skipif(not have("epoll_et"), reason="epoll_et is not built")
