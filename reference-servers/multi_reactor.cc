@@ -57,6 +57,7 @@
 #include "outbuf.h"
 #include "protocol.h"
 #include "reactor.h"
+#include "stream_io.h"
 #include "signal_stop.h"
 
 namespace {
@@ -137,29 +138,8 @@ void Connection::handle_event(uint32_t events) {
   if (!keep) finish();
 }
 
-// One recv() per event (level-triggered). false: close the connection.
-bool Connection::on_readable() {
-  char buf[4096];
-  ssize_t n = recv(fd_, buf, sizeof buf, 0);
-  int err = errno;
-  switch (iogate::classify_recv(n, err)) {
-    case IoClass::progress: {
-      std::string replies;
-      session_.feed(buf, static_cast<std::size_t>(n), replies);
-      out_.append(replies);
-      return iogate::flush_nonblocking(fd_, out_) != IoClass::peer_gone;
-    }
-    case IoClass::would_block:  // spurious readiness or an injected EAGAIN
-    case IoClass::retry:        // EINTR: reported again
-      return true;
-    case IoClass::closed:
-      eof_ = true;
-      return true;
-    case IoClass::peer_gone:
-      return false;
-  }
-  return false;
-}
+// One recv() per event (level-triggered; reactor_framework/stream_io).
+bool Connection::on_readable() { return rx::read_once(fd_, session_, out_, eof_); }
 
 void Connection::finish() {
   loop_.reactor->remove_handler(this);

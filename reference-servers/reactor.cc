@@ -48,6 +48,7 @@
 #include "outbuf.h"
 #include "protocol.h"
 #include "reactor.h"
+#include "stream_io.h"
 #include "signal_stop.h"
 
 namespace {
@@ -92,30 +93,8 @@ class Connection final : public rx::EventHandler {
   }
 
  private:
-  // One recv(): level-triggered readiness reports the fd again while data
-  // remains. false: close the connection.
-  bool on_readable() {
-    char buf[4096];
-    ssize_t n = recv(fd_, buf, sizeof buf, 0);
-    int err = errno;
-    switch (iogate::classify_recv(n, err)) {
-      case IoClass::progress: {
-        std::string replies;
-        session_.feed(buf, static_cast<std::size_t>(n), replies);
-        out_.append(replies);
-        return iogate::flush_nonblocking(fd_, out_) != IoClass::peer_gone;
-      }
-      case IoClass::would_block:  // spurious readiness or an injected EAGAIN
-      case IoClass::retry:        // EINTR: the fd is reported again
-        return true;
-      case IoClass::closed:
-        eof_ = true;
-        return true;
-      case IoClass::peer_gone:
-        return false;
-    }
-    return false;
-  }
+  // One recv() per event (level-triggered; reactor_framework/stream_io).
+  bool on_readable() { return rx::read_once(fd_, session_, out_, eof_); }
 
   uint32_t wanted() const {
     return (!eof_ && out_.size() < kReadPauseAt ? rx::kReadable : 0u) |
