@@ -193,15 +193,22 @@ def test_a_pass_whose_fault_missed_the_named_call_is_na():
     assert "never hit the greeting's send()" in res.message and "EAGAIN" in res.message, res.message
 
 
-def test_an_emfile_retry_burst_is_counted_per_thread_without_a_clock():
+def test_an_emfile_retry_burst_is_counted_per_thread():
     """Regression: asyncio's 100 EMFILE retries per wake-up, then a one-second
     wait, is about 100 a second: right at the rate limit, so a loaded machine
-    turned its FAIL into a PASS. The burst in a row is judged instead."""
+    turned its FAIL into a PASS. The burst in a row is judged instead; a
+    server that sleeps (untraced) between retries makes no burst (the threads
+    reference server: blocking accept, 50 ms back-off)."""
     from iogate import case_scripts
-    emfile = {"pid": 1, "tid": 1, "call": "accept4", "ret": -1, "errno": "EMFILE"}
-    other_thread = dict(emfile, tid=2, call="epoll_wait", errno=None, ret=0)
-    wait = dict(emfile, call="epoll_wait", errno=None, ret=1)
-    assert case_scripts.emfile_burst([emfile] * 100) == 100
-    assert case_scripts.emfile_burst([emfile, other_thread] * 50) == 50  # another thread's calls do not break it
-    assert case_scripts.emfile_burst([emfile, wait] * 50) == 1            # a back-off between retries
+    ms = 1_000_000
+
+    def emfile(i, gap, tid=1):
+        return {"pid": 1, "tid": tid, "call": "accept4", "ret": -1, "errno": "EMFILE", "ts": i * gap}
+    assert case_scripts.emfile_burst([emfile(i, 10_000) for i in range(100)]) == 100   # 10 µs apart
+    assert case_scripts.emfile_burst([emfile(i, 50 * ms) for i in range(20)]) == 1     # a 50 ms back-off
+    wait = {"pid": 1, "tid": 1, "call": "epoll_wait", "ret": 1, "ts": 0}
+    mixed = [rec for i in range(50) for rec in (emfile(i, 10_000), dict(wait, ts=i * 10_000 + 1))]
+    assert case_scripts.emfile_burst(mixed) == 1                                         # a wait between
+    other = [rec for i in range(50) for rec in (emfile(i, 10_000), emfile(i, 10_000, tid=2))]
+    assert case_scripts.emfile_burst(other) == 50                                        # per thread
     assert case_scripts.emfile_burst([]) == 0
