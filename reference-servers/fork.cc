@@ -50,6 +50,7 @@
 #include "errclass.h"
 #include "net.h"
 #include "protocol.h"
+#include "serve.h"
 
 namespace {
 
@@ -87,39 +88,6 @@ void back_off() {
   nanosleep(&delay, nullptr);
 }
 
-// The child: serves one client until it goes away; always closes `fd`.
-void serve(int fd, iogate::Protocol proto) {
-  iogate::Session session(proto);
-  std::string_view greeting = session.greeting();
-  if (!iogate::send_all_blocking(fd, greeting.data(), greeting.size())) {
-    close(fd);
-    return;
-  }
-  char buf[4096];
-  std::string replies;
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    int err = errno;
-    switch (iogate::classify_recv(n, err)) {
-      case IoClass::progress:
-        replies.clear();
-        session.feed(buf, static_cast<std::size_t>(n), replies);
-        if (!iogate::send_all_blocking(fd, replies.data(), replies.size())) {
-          close(fd);  // EPIPE / ECONNRESET: this child's client is gone
-          return;
-        }
-        break;
-      case IoClass::retry:        // EINTR before any data: the same recv again
-      case IoClass::would_block:  // no receive timeout is set; be safe anyway
-        break;
-      case IoClass::closed:     // 0: the client finished sending
-      case IoClass::peer_gone:  // ECONNRESET, ETIMEDOUT, ...
-        close(fd);
-        return;
-    }
-  }
-}
-
 // A free slot of g_children, waiting for a child to exit while all are
 // taken; -1 once stopping. The check and the wait are race-free: the handled
 // signals are blocked except inside sigsuspend.
@@ -149,7 +117,7 @@ void spawn(int listener, int fd, int slot, iogate::Protocol proto, const sigset_
     signal(SIGINT, SIG_DFL);   // to it before this line (it is pending now)
     sigprocmask(SIG_SETMASK, &normal, nullptr);
     close(listener);
-    serve(fd, proto);
+    iogate::serve_blocking(fd, proto);  // the child's exit closes fd
     _exit(0);
   }
   if (pid > 0) g_children[slot].store(pid);

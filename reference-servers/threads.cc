@@ -56,6 +56,7 @@
 #include "errclass.h"
 #include "net.h"
 #include "protocol.h"
+#include "serve.h"
 
 namespace {
 
@@ -75,34 +76,8 @@ void back_off() {
   nanosleep(&delay, nullptr);
 }
 
-// Serves one client until it goes away. Does not close `fd`.
-void serve(int fd, iogate::Protocol proto) {
-  iogate::Session session(proto);
-  std::string_view greeting = session.greeting();
-  if (!iogate::send_all_blocking(fd, greeting.data(), greeting.size())) return;
-  char buf[4096];
-  std::string replies;
-  for (;;) {
-    ssize_t n = recv(fd, buf, sizeof buf, 0);
-    int err = errno;
-    switch (iogate::classify_recv(n, err)) {
-      case IoClass::progress:
-        replies.clear();
-        session.feed(buf, static_cast<std::size_t>(n), replies);
-        if (!iogate::send_all_blocking(fd, replies.data(), replies.size())) return;
-        break;
-      case IoClass::retry:        // EINTR before any data: the same recv again
-      case IoClass::would_block:  // no receive timeout is set; be safe anyway
-        break;
-      case IoClass::closed:     // 0: the client finished (or we shut it down)
-      case IoClass::peer_gone:  // ECONNRESET, ETIMEDOUT, ...
-        return;
-    }
-  }
-}
-
 void connection_thread(Registry& reg, int fd, iogate::Protocol proto) {
-  serve(fd, proto);
+  iogate::serve_blocking(fd, proto);
   std::lock_guard<std::mutex> lock(reg.mu);
   reg.live.erase(fd);
   close(fd);
