@@ -48,6 +48,8 @@ def test_a_seed_out_of_range_is_one_line_and_exit_2(seed):
 def test_bad_options_exit_2(bad):
     out = run("gate", "--server-cmd", "true {port}", *bad)
     assert out.returncode == 2
+    # one line of its own (an unknown --model once ended in "internal error: AttributeError")
+    assert len(out.stderr.strip().splitlines()) == 1 and "internal error" not in out.stderr, out.stderr
 
 
 def test_a_server_that_never_listens_is_one_clear_error_line_and_exit_2():
@@ -164,3 +166,35 @@ def test_a_server_listening_on_every_interface_is_said_so_and_refused_under_stri
     quiet = run("gate", "--server-cmd", f"{CAPPED} --port {{port}}", "--protocol", "echo", "--cases",
                  "recv.zero.closes", "--strict")
     assert quiet.returncode == 0 and "all interfaces" not in quiet.stdout + quiet.stderr
+
+
+def _running(exe):
+    pids = []
+    for name in os.listdir("/proc"):
+        if name.isdigit():
+            try:
+                if os.readlink(f"/proc/{name}/exe") == exe and alive(int(name)):
+                    pids.append(int(name))
+            except OSError:
+                continue
+    return pids
+
+
+@pytest.mark.skipif(not have("poll"), reason="poll reference server not built")
+def test_a_gate_whose_output_closes_mid_run_leaves_no_server(tmp_path):
+    """Regression: `./iogate gate 2>&1 | head -c 1`: the first progress line
+    after the reader left raised BrokenPipeError in the main thread, the
+    process ended, and the servers of the cells still running (on daemon
+    threads) stayed, one of them SIGSTOPped by its case."""
+    import shutil
+    exe = str(tmp_path / "iogate-poll-closed-output")  # a name no other test's server has
+    shutil.copy(binary("poll"), exe)
+    script = f"{IOGATE} gate --jobs 2 --server-cmd '{exe} --port {{port}}' --model poll 2>&1 | head -c 1 >/dev/null"
+    subprocess.run(["bash", "-c", script], env=ENV, timeout=600)
+    deadline = time.monotonic() + 10
+    while _running(exe) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a condition with a deadline: SIGKILLed processes vanish at once
+    left = _running(exe)
+    for pid in left:  # this test's own servers (their binary is its copy): nothing outlives a failure
+        os.kill(pid, signal.SIGKILL)
+    assert not left, f"servers left running after the gate ended: {left}"
