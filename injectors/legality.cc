@@ -2,8 +2,6 @@
 
 namespace iogate {
 
-const char* action_name(Action a) { return fault_name(a); }
-
 const char* state_bit_name(unsigned bit) {
 #define IOGATE_STATE_NAME(id) #id,
   static constexpr const char* kNames[] = {IOGATE_STATE_BITS(IOGATE_STATE_NAME)};

@@ -24,7 +24,6 @@ namespace iogate {
 //   econnaborted  accept a real connection, abort it (RST), -1/ECONNABORTED (V10)
 //   spurious      report a registered, not ready fd ready (V6)
 
-const char* action_name(Action a);
 
 // The facts of a call's state the robustness table tests (IOGATE_S(name)).
 #define IOGATE_STATE_BITS(X) \

@@ -50,9 +50,8 @@ void say(const std::string& line) {
 int fiu_external(const char*, int*, void**, unsigned*) { return 1; }
 
 bool still_ready(int fd, uint32_t bit) {
-  pollfd p{fd, static_cast<short>(bit == EPOLLIN ? POLLIN : POLLOUT), 0};
-  if (IOGATE_REAL(poll)(&p, 1, 0) != 1) return false;
-  return (p.revents & (p.events | POLLHUP | POLLERR | POLLRDHUP)) != 0;
+  const short events = bit == EPOLLIN ? POLLIN : POLLOUT;
+  return (poll_now(fd, events) & (events | POLLHUP | POLLERR | POLLRDHUP)) != 0;
 }
 
 bool always_ready(int, uint32_t) { return true; }
@@ -111,6 +110,11 @@ __attribute__((constructor)) void iogate_load() {
 // it and the common path never pays for libfiu's lock.
 bool fiu_allows(const Rule& r) { return fiu_fail((*g_points)[static_cast<size_t>(r.index)].c_str()) != 0; }
 }  // namespace
+
+short poll_now(int fd, short events) {
+  pollfd p{fd, events, 0};
+  return IOGATE_REAL(poll)(&p, 1, 0) == 1 ? p.revents : 0;
+}
 
 void die_unresolved(const char* name) {
   const char msg[] = "iogate: cannot resolve the real libc function ";
@@ -191,8 +195,7 @@ CallState data_state(const Rule& r, void* p) {
   const bool may_shorten = r.fault == Fault::eagain || r.fault == Fault::partial;
   if (may_shorten || r.fault == Fault::eintr) st.nonblocking = fd_nonblocking(c->fd, c->flags);
   if (r.fault == Fault::eagain && c->reading && st.nonblocking) {  // V18: would the kernel say EAGAIN now?
-    pollfd q{c->fd, POLLIN, 0};
-    st.readable = IOGATE_REAL(poll)(&q, 1, 0) == 1 && q.revents != 0;
+    st.readable = poll_now(c->fd, POLLIN) != 0;
   }
   if (r.fault == Fault::eintr && !st.nonblocking)
     st.interruptible = caught_signal_could_interrupt(socket_has_timeout(c->fd, c->reading));

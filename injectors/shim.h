@@ -68,4 +68,8 @@ void really_shutdown(int fd);
 
 bool fd_nonblocking(int fd, int msg_flags);
 
+// The fd's poll(2) revents for `events` right now, without waiting (0: none):
+// the shim's one probe of what the kernel would report.
+short poll_now(int fd, short events);
+
 }  // namespace iogate

@@ -38,10 +38,8 @@ CallState accept_state(const Rule& r, void* p) {
   CallState st;
   st.nonblocking = fd_nonblocking(fd, 0);
   if (r.fault == Fault::eintr && !st.nonblocking) st.interruptible = caught_signal_could_interrupt(false);
-  if (r.fault == Fault::econnaborted && st.nonblocking) {  // is there a connection to abort?
-    pollfd q{fd, POLLIN, 0};
-    st.readable = IOGATE_REAL(poll)(&q, 1, 0) == 1 && (q.revents & POLLIN);
-  }
+  if (r.fault == Fault::econnaborted && st.nonblocking)  // is there a connection to abort?
+    st.readable = (poll_now(fd, POLLIN) & POLLIN) != 0;
   return st;
 }
 

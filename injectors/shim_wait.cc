@@ -62,10 +62,7 @@ CallState wait_state(const Rule& r, void* p) {
   return st;
 }
 
-bool ready_now(int fd, uint32_t bit) {
-  pollfd p{fd, static_cast<short>(bit == EPOLLIN ? POLLIN : POLLOUT), 0};
-  return IOGATE_REAL(poll)(&p, 1, 0) == 1 && p.revents != 0;
-}
+bool ready_now(int fd, uint32_t bit) { return poll_now(fd, bit == EPOLLIN ? POLLIN : POLLOUT) != 0; }
 
 // V6 and V18: reporting fd ready when it is not; nullptr if kernel-possible.
 const RobustRow* spurious_robustness(int fd) {

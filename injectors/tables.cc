@@ -67,7 +67,7 @@ std::string tables() {
   sep = "\n  ";
 #define IOGATE_ROBUST(id, classes, action, op, needs, forbids, reason)                                            \
   j += sep + std::string("{\"id\":") + quoted(#id) + ",\"classes\":" + class_list(classes) + ",\"action\":" +      \
-       quoted(iogate::action_name(Action::action)) + ",\"op\":" + quoted(#op) + ",\"needs\":" + bit_list(needs) + \
+       quoted(iogate::fault_name(Action::action)) + ",\"op\":" + quoted(#op) + ",\"needs\":" + bit_list(needs) + \
        ",\"forbids\":" + bit_list(forbids) + ",\"reason\":" + quoted(reason) + "}";                                \
   sep = ",\n  ";
 #include "faults.def"
