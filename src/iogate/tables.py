@@ -19,26 +19,29 @@ def load() -> dict:
                          f"(./iogate builds when IOGATE_NO_BUILD is unset)")
 
 
+@functools.lru_cache(maxsize=None)
 def class_calls() -> dict:
-    """{class: {trace call names}}: 'recv' -> {'recv', 'recvfrom', ...}."""
-    out = {c["name"]: set() for c in load()["classes"]}
+    """{class: frozenset of trace call names}: 'recv' -> {'recv', 'recvfrom', ...}."""
+    names = {c["name"]: set() for c in load()["classes"]}
     for call in load()["calls"]:
-        out[call["class"]].add(call["name"])
-    return out
+        names[call["class"]].add(call["name"])
+    return {cls: frozenset(calls) for cls, calls in names.items()}
 
 
+@functools.lru_cache(maxsize=None)
 def wait_mechanism() -> dict:
-    """{wait call: 'epoll' | 'poll' | 'select'}."""
+    """{wait call: 'epoll' | 'poll' | 'select'} (read it, do not change it: it is shared)."""
     return {c["name"]: c["mechanism"] for c in load()["calls"] if c["class"] == "wait"}
 
 
-def data_calls(cls: str):
-    """The wrapped data calls of a class in calls.def order ('recv' -> recv, recvfrom, ...)."""
-    return [c["name"] for c in load()["calls"] if c["class"] == cls and c["generated"]]
+@functools.lru_cache(maxsize=None)
+def fault_seen() -> dict:
+    """{fault name: its `seen` column}: what a record shows when the fault took effect."""
+    return {f["name"]: f["seen"] for f in faults()}
 
 
 def faults():
-    """[{name, classes, needs_max, stalls, doc}] in faults.def order."""
+    """[{name, classes, needs_max, stalls, seen, doc}] in faults.def order."""
     return load()["faults"]
 
 

@@ -19,11 +19,13 @@ def test_listen_queue_reads_the_kernels_accept_queue_and_backlog():
         assert sockdiag.listen_queue(port) == (0, 3)
         clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(2)]
         assert sockdiag.listen_queue(port) == (2, 3)
+        assert sockdiag.queue_room(port) == 2  # a listener holds backlog + 1
         lsock.accept()[0].close()
         assert sockdiag.listen_queue(port) == (1, 3)
         for c in clients:
             c.close()
     assert sockdiag.listen_queue(port) is None
+    assert sockdiag.queue_room(port) is None
 
 
 def test_trace_tail_parses_only_what_was_appended_and_keeps_a_partial_line(tmp_path):
