@@ -4,6 +4,8 @@
 #include <mutex>
 #include <vector>
 
+#include "proc.h"
+
 namespace iogate {
 
 namespace {
@@ -14,22 +16,30 @@ struct Reg {
   uint64_t data;
   uint32_t owed;  // bits owed to this registration, 0 if none
 };
+}  // namespace
 
-std::mutex g_mu;
-std::vector<Reg>* g_regs;  // allocated on first use, never freed (used until exit)
-std::vector<std::pair<int, uint64_t>>* g_waits;  // epfd -> waits so far
-std::atomic<int> g_owed_count{0};
+// One process's registrations (proc.h).
+struct EpollBook {
+  std::mutex mu;
+  std::vector<Reg> regs;
+  std::vector<std::pair<int, uint64_t>> waits;  // epfd -> waits so far
+  std::atomic<int> owed_count{0};
+};
 
-std::vector<Reg>& regs() {
-  if (!g_regs) g_regs = new std::vector<Reg>();
-  return *g_regs;
+namespace {
+EpollBook* g_own;  // the preload shim's: allocated on first use, never freed (used until exit)
+
+EpollBook& book() {
+  if (EpollBook* b = proc().book) return *b;
+  if (!g_own) g_own = new EpollBook();
+  return *g_own;
 }
 
-void drop_if(bool (*pred)(const Reg&, int), int key) {
-  auto& v = regs();
+void drop_if(EpollBook& b, bool (*pred)(const Reg&, int), int key) {
+  auto& v = b.regs;
   for (size_t i = 0; i < v.size();) {
     if (pred(v[i], key)) {
-      if (v[i].owed) g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+      if (v[i].owed) b.owed_count.fetch_sub(1, std::memory_order_relaxed);
       v[i] = v.back();
       v.pop_back();
     } else {
@@ -40,12 +50,13 @@ void drop_if(bool (*pred)(const Reg&, int), int key) {
 }  // namespace
 
 void ep_record(int epfd, int op, int fd, const epoll_event* ev) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto& v = regs();
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
+  auto& v = b.regs;
   if (op == EPOLL_CTL_DEL) {
     for (size_t i = 0; i < v.size(); ++i)
       if (v[i].epfd == epfd && v[i].fd == fd) {
-        if (v[i].owed) g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+        if (v[i].owed) b.owed_count.fetch_sub(1, std::memory_order_relaxed);
         v[i] = v.back();
         v.pop_back();
         break;
@@ -57,7 +68,7 @@ void ep_record(int epfd, int op, int fd, const epoll_event* ev) {
     if (r.epfd == epfd && r.fd == fd) {  // MOD (or a re-ADD the kernel refused)
       r.events = ev->events;
       r.data = ev->data.u64;
-      if (r.owed) g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+      if (r.owed) b.owed_count.fetch_sub(1, std::memory_order_relaxed);
       r.owed = 0;  // MOD re-reads readiness: the kernel reports what is there
       return;
     }
@@ -65,50 +76,51 @@ void ep_record(int epfd, int op, int fd, const epoll_event* ev) {
 }
 
 void ep_forget(int fd) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_regs) return;
-  drop_if([](const Reg& r, int k) { return r.fd == k || r.epfd == k; }, fd);
-  if (g_waits)
-    for (auto& w : *g_waits)
-      if (w.first == fd) w.second = 0;  // a new epoll instance may get this number
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
+  drop_if(b, [](const Reg& r, int k) { return r.fd == k || r.epfd == k; }, fd);
+  for (auto& w : b.waits)
+    if (w.first == fd) w.second = 0;  // a new epoll instance may get this number
 }
 
 uint32_t ep_interest(int epfd, int fd) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_regs) return 0;
-  for (const auto& r : *g_regs)
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
+  for (const auto& r : b.regs)
     if (r.epfd == epfd && r.fd == fd) return r.events;
   return 0;
 }
 
 void ep_owe(int fd, uint32_t bit, bool (*still_ready)(int, uint32_t)) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_regs) return;
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
   bool checked = false, ready = false;
-  for (auto& r : *g_regs) {
+  for (auto& r : b.regs) {
     if (r.fd != fd || !(r.events & EPOLLET) || (r.events & EPOLLONESHOT) || !(r.events & bit)) continue;
     if (!checked) {
       ready = still_ready(fd, bit);
       checked = true;
     }
     if (!ready) return;
-    if (!r.owed) g_owed_count.fetch_add(1, std::memory_order_relaxed);
+    if (!r.owed) b.owed_count.fetch_add(1, std::memory_order_relaxed);
     r.owed |= bit;
   }
 }
 
 bool ep_has_debt(int epfd) {
-  if (g_owed_count.load(std::memory_order_relaxed) == 0) return false;
-  std::lock_guard<std::mutex> lock(g_mu);
-  for (const auto& r : regs())
+  EpollBook& b = book();
+  if (b.owed_count.load(std::memory_order_relaxed) == 0) return false;
+  std::lock_guard<std::mutex> lock(b.mu);
+  for (const auto& r : b.regs)
     if (r.epfd == epfd && r.owed) return true;
   return false;
 }
 
 int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
   *paid = 0;
-  for (auto& r : regs()) {
+  for (auto& r : b.regs) {
     if (r.epfd != epfd || !r.owed) continue;
     int slot = -1;
     for (int i = 0; i < n; ++i)
@@ -121,19 +133,34 @@ int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid) {
     }
     events[slot].events |= r.owed;
     r.owed = 0;
-    g_owed_count.fetch_sub(1, std::memory_order_relaxed);
+    b.owed_count.fetch_sub(1, std::memory_order_relaxed);
     ++*paid;
+  }
+  return n;
+}
+
+int ep_take_debts(EpDebt* out, int max) {
+  EpollBook& b = book();
+  if (b.owed_count.load(std::memory_order_relaxed) == 0) return 0;
+  std::lock_guard<std::mutex> lock(b.mu);
+  int n = 0;
+  for (auto& r : b.regs) {
+    if (!r.owed || n >= max) continue;
+    out[n++] = EpDebt{r.epfd, r.fd, r.events, r.data, r.owed};
+    r.owed = 0;
+    b.owed_count.fetch_sub(1, std::memory_order_relaxed);
   }
   return n;
 }
 
 int ep_spurious(int epfd, epoll_event* events, int n, int maxevents, uint64_t pick, bool (*eligible)(int, void*),
                 void* ctx, bool (*ready)(int, uint32_t), int* fd_out) {
-  std::lock_guard<std::mutex> lock(g_mu);
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
   *fd_out = -1;
   if (n >= maxevents) return n;
   std::vector<const Reg*> cands;
-  for (const auto& r : regs()) {
+  for (const auto& r : b.regs) {
     if (r.epfd != epfd || (r.events & EPOLLONESHOT) || !(r.events & (EPOLLIN | EPOLLOUT))) continue;
     bool reported = false;
     for (int i = 0; i < n; ++i) reported |= events[i].data.u64 == r.data;
@@ -149,21 +176,33 @@ int ep_spurious(int epfd, epoll_event* events, int n, int maxevents, uint64_t pi
 }
 
 uint64_t ep_next_wait(int epfd) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_waits) g_waits = new std::vector<std::pair<int, uint64_t>>();
-  for (auto& w : *g_waits)
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
+  for (auto& w : b.waits)
     if (w.first == epfd) return ++w.second;
-  g_waits->emplace_back(epfd, 1);
+  b.waits.emplace_back(epfd, 1);
   return 1;
 }
 
 int ep_fd_of(int epfd, uint64_t data) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  if (!g_regs) return -1;
-  for (const auto& r : *g_regs)
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
+  for (const auto& r : b.regs)
     if (r.epfd == epfd && r.data == data) return r.fd;
   return -1;
 }
+
+EpollBook* ep_book_new(const EpollBook* parent) {
+  auto* b = new EpollBook();
+  if (parent) {
+    b->regs = parent->regs;
+    b->waits = parent->waits;
+    b->owed_count.store(parent->owed_count.load());
+  }
+  return b;
+}
+
+void ep_book_free(EpollBook* b) { delete b; }
 
 std::string epoll_flag_names(uint32_t ev) {
   static constexpr struct { uint32_t bit; const char* name; } kBits[] = {

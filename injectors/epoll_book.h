@@ -37,6 +37,17 @@ bool ep_has_debt(int epfd);
 // how many synthetic events were added or merged.
 int ep_pay(int epfd, epoll_event* events, int n, int maxevents, int* paid);
 
+// The syscall backend pays debts at once (syscall/rearm.cc): takes up to
+// `max` owed registrations of the process, clearing what it takes.
+struct EpDebt {
+  int epfd;
+  int fd;
+  uint32_t events;  // the registration's own interest and flags
+  uint64_t data;    // its epoll_data
+  uint32_t owed;    // EPOLLIN and/or EPOLLOUT
+};
+int ep_take_debts(EpDebt* out, int max);
+
 // wait.spurious (V6): add to events[0..n) one event for a registration of
 // epfd that is not ready and not already reported, chosen by `pick` among the
 // candidates that `eligible(fd)` accepts (ONESHOT registrations are never
@@ -49,6 +60,11 @@ uint64_t ep_next_wait(int epfd);
 
 // For the trace: the fd whose registration in epfd carries `data`, or -1.
 int ep_fd_of(int epfd, uint64_t data);
+
+// The supervisor's books (proc.h): an empty one, or a copy of a parent's.
+struct EpollBook;
+EpollBook* ep_book_new(const EpollBook* parent);
+void ep_book_free(EpollBook* b);
 
 // "EPOLLIN|EPOLLOUT|EPOLLET"
 std::string epoll_flag_names(uint32_t events);

@@ -4,12 +4,19 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
+#include "proc.h"
 #include "shared.h"
 
 namespace iogate {
 
 namespace {
-FdState g_fds[kMaxFd];  // zero-initialised (static storage), touched lazily
+FdState g_own[kMaxFd];  // the preload shim's table: zero-initialised (static storage), touched lazily
+
+// The table of the process being served (proc.h).
+FdState* table() {
+  FdState* t = proc().fds;
+  return t ? t : g_own;
+}
 
 // *conn gets the ordinal any process of the server registered for this
 // socket (an inherited or exec'd-into connection), 0 if none.
@@ -33,7 +40,7 @@ FdKind classify(int fd, uint32_t* conn) {
 
 FdState* stream_state(int fd) {
   if (fd < 0 || fd >= kMaxFd) return nullptr;
-  FdState& s = g_fds[fd];
+  FdState& s = table()[fd];
   auto kind = static_cast<FdKind>(s.kind.load(std::memory_order_acquire));
   if (kind == FdKind::unknown) {
     uint32_t conn = 0;
@@ -47,7 +54,7 @@ FdState* stream_state(int fd) {
 
 void fd_reset(int fd, FdKind kind, uint32_t conn) {
   if (fd < 0 || fd >= kMaxFd) return;
-  FdState& s = g_fds[fd];
+  FdState& s = table()[fd];
   s.dead.store(0, std::memory_order_relaxed);
   s.conn.store(conn, std::memory_order_relaxed);
   for (auto& c : s.calls) c.store(0, std::memory_order_relaxed);
@@ -57,27 +64,27 @@ void fd_reset(int fd, FdKind kind, uint32_t conn) {
 }
 
 uint32_t fd_conn(int fd) {
-  return (fd < 0 || fd >= kMaxFd) ? 0 : g_fds[fd].conn.load(std::memory_order_relaxed);
+  return (fd < 0 || fd >= kMaxFd) ? 0 : table()[fd].conn.load(std::memory_order_relaxed);
 }
 
 bool fd_known_stream(int fd) {
   if (fd < 0 || fd >= kMaxFd) return false;
-  auto k = static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_relaxed));
+  auto k = static_cast<FdKind>(table()[fd].kind.load(std::memory_order_relaxed));
   return k == FdKind::stream || k == FdKind::conn || k == FdKind::listen || k == FdKind::outgoing;
 }
 
 void fd_mark_listener(int fd) {
-  if (fd >= 0 && fd < kMaxFd) g_fds[fd].kind.store(static_cast<uint8_t>(FdKind::listen), std::memory_order_release);
+  if (fd >= 0 && fd < kMaxFd) table()[fd].kind.store(static_cast<uint8_t>(FdKind::listen), std::memory_order_release);
 }
 
 void fd_mark_outgoing(int fd) {
   if (fd >= 0 && fd < kMaxFd && stream_state(fd))
-    g_fds[fd].kind.store(static_cast<uint8_t>(FdKind::outgoing), std::memory_order_release);
+    table()[fd].kind.store(static_cast<uint8_t>(FdKind::outgoing), std::memory_order_release);
 }
 
 void fd_number_if_unnumbered(int fd) {
   if (fd < 0 || fd >= kMaxFd) return;
-  FdState& s = g_fds[fd];
+  FdState& s = table()[fd];
   if (static_cast<FdKind>(s.kind.load(std::memory_order_acquire)) != FdKind::stream) return;
   if (s.conn.load(std::memory_order_relaxed) != 0) return;  // accept() numbered it already
   uint32_t none = 0;
@@ -87,7 +94,7 @@ void fd_number_if_unnumbered(int fd) {
 
 FdRole fd_role(int fd) {
   if (!stream_state(fd)) return FdRole::any;  // classifies an fd not seen yet
-  switch (static_cast<FdKind>(g_fds[fd].kind.load(std::memory_order_acquire))) {
+  switch (static_cast<FdKind>(table()[fd].kind.load(std::memory_order_acquire))) {
     case FdKind::listen: return FdRole::listen;
     case FdKind::conn:
     case FdKind::stream:
@@ -101,5 +108,24 @@ uint32_t fd_accepted(int fd) {
   fd_reset(fd, FdKind::unknown, conn);  // classified (TCP or not) on first use
   return conn;
 }
+
+FdState* fd_table_new(const FdState* parent) {
+  auto* t = new FdState[kMaxFd]();
+  if (parent)
+    for (int fd = 0; fd < kMaxFd; ++fd) {
+      const FdState& from = parent[fd];
+      if (from.kind.load(std::memory_order_relaxed) == 0) continue;
+      FdState& to = t[fd];
+      to.kind.store(from.kind.load());
+      to.dead.store(from.dead.load());
+      to.conn.store(from.conn.load());
+      for (int i = 0; i < kCallClasses; ++i) to.calls[i].store(from.calls[i].load());
+      for (int i = 0; i < 4; ++i) to.ops[i].store(from.ops[i].load());
+      for (int i = 0; i < kMaxRules; ++i) to.fired[i].store(from.fired[i].load());
+    }
+  return t;
+}
+
+void fd_table_free(FdState* t) { delete[] t; }
 
 }  // namespace iogate

@@ -8,6 +8,7 @@
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
+#include <string>
 
 #include "legality.h"
 #include "plan.h"
@@ -20,12 +21,14 @@ extern std::atomic<bool> g_ready;
 extern const Plan* g_plan;
 extern unsigned g_class_mask;  // IOGATE_C bits of the classes that have rules
 extern thread_local bool t_in_shim;
-// This process has forked or was forked since the shim loaded: a listener it
-// holds may be shared with another process (V6 robustness rule).
-extern std::atomic<bool> g_forked;
 
 // True when the shim should look at this call at all: loaded, not one of its
 // own calls. (Each wrapper then decides whether there is anything to do.)
+// Parses and installs the plan (g_plan, g_class_mask). "" or the problem.
+std::string plan_install(const char* text);
+// The preload shim's libfiu gate (fiu-ctrl can switch a rule off); null: all allowed.
+extern bool (*g_allows)(const Rule&);
+
 inline bool shim_active() { return g_ready.load(std::memory_order_relaxed) && !t_in_shim; }
 inline bool class_has_rules(CallClass c) { return g_class_mask & (1u << static_cast<unsigned>(c)); }
 

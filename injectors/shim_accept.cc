@@ -19,6 +19,7 @@
 #include <cerrno>
 #include <string>
 
+#include "accept_path.h"
 #include "epoll_book.h"
 #include "fdtable.h"
 #include "real.h"
@@ -33,70 +34,20 @@ extern "C" void __chk_fail(void) __attribute__((noreturn));
 namespace iogate {
 namespace {
 
-CallState accept_state(const Rule& r, void* p) {
-  const int fd = *static_cast<int*>(p);
-  CallState st;
-  st.nonblocking = fd_nonblocking(fd, 0);
-  if (r.fault == Fault::eintr && !st.nonblocking) st.interruptible = caught_signal_could_interrupt(false);
-  if (r.fault == Fault::econnaborted && st.nonblocking)  // is there a connection to abort?
-    st.readable = (poll_now(fd, POLLIN) & POLLIN) != 0;
-  return st;
-}
-
 template <typename Real>
 int accept_common(const char* name, int lfd, Real&& real) {
   if (!shim_active()) return real();
   Guard guard;
-  Decision d;
-  FdState* s = stream_state(lfd);
-  if (s) {
-    fd_mark_listener(lfd);
-    if (class_has_rules(CallClass::accept)) {  // counted for the whole server (shared.h)
-      const uint64_t idx = shared_next_accept_call();
-      int ctx = lfd;
-      d = decide(CallClass::accept, Op::any, 0, idx, shared_accept_fired(), accept_state, &ctx);
-    }
-  }
-  int r = -1, err = 0;
-  switch (d.out.action) {
-    case Action::eagain: err = EAGAIN; break;
-    case Action::eintr: err = EINTR; break;
-    case Action::emfile: err = EMFILE; break;  // nothing dequeued: the listener stays readable
-    case Action::econnaborted: {
-      const int c = real();
-      if (c < 0) {
-        err = errno;  // nothing was queued: the kernel's own answer stands
-        break;
-      }
-      struct linger lg{1, 0};
-      setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof lg);
-      IOGATE_REAL(close)(c);  // the client sees RST, as for a connection reset while queued
-      err = ECONNABORTED;
-      break;
-    }
-    case Action::pass:
-    case Action::partial:   // data and wait actions: the legality rules never
-    case Action::reset:     // give them to accept; listed so that a new action
-    case Action::eof:       // is a -Wswitch error here
-    case Action::epipe:
-    case Action::spurious:
-      r = real();
-      err = r < 0 ? errno : 0;
-      break;
+  using Fn = std::remove_reference_t<Real>;
+  AcceptCall c(name, lfd, [](void* p) { return (*static_cast<Fn*>(p))(); }, &real);
+  int r = -1;
+  int err = accept_enter(c);
+  if (err == 0) {
+    r = real();
+    err = r < 0 ? errno : 0;
   }
   StopSignalsHeld held;
-  uint32_t conn = 0;
-  if (r >= 0) conn = fd_accepted(r);
-  if (trace_on()) {
-    TraceLine t(name);
-    t.num("fd", lfd).num("ret", r).err(err).num("conn", conn);
-    if (r >= 0) t.num("nonblock", fd_nonblocking(r, 0) ? 1 : 0);  // SOCK_NONBLOCK, for model detection
-    t.str("fault", d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr);
-    if (d.out.action != Action::pass && d.out.robust) t.str("robust", d.out.robust);
-    if (d.note) t.str("note", d.note);
-    t.emit();
-  }
-  if (d.out.action == Action::eagain) owe_readiness(lfd, EPOLLIN);
+  accept_exit(c, r, err);
   errno = err;
   return r;
 }
@@ -104,13 +55,6 @@ int accept_common(const char* name, int lfd, Real&& real) {
 void forget(int fd, uint32_t conn = 0) {
   ep_forget(fd);
   fd_reset(fd, FdKind::unknown, conn);
-}
-
-std::string fl_names(long fl) {
-  std::string s;
-  if (fl & O_NONBLOCK) s += "O_NONBLOCK";
-  if (fl & O_ASYNC) s += s.empty() ? "O_ASYNC" : "|O_ASYNC";
-  return s;
 }
 
 int fcntl_common(const char* name, int fd, int cmd, void* arg, int r, int err) {
@@ -121,20 +65,13 @@ int fcntl_common(const char* name, int fd, int cmd, void* arg, int r, int err) {
     return r;
   }
   if (!shim_active() || !trace_on()) return r;
-  const char* cname = cmd == F_SETFL ? "F_SETFL" : cmd == F_SETOWN ? "F_SETOWN" : cmd == F_SETSIG ? "F_SETSIG"
-                      : cmd == F_SETOWN_EX ? "F_SETOWN_EX" : nullptr;
-  if (!cname) return r;
+  if (!fcntl_traced(cmd)) return r;
   Guard guard;
   if (!stream_state(fd)) {  // classifies a socket not seen yet (fcntl right after accept)
     errno = err;
     return r;
   }
-  const long v = reinterpret_cast<long>(arg);
-  TraceLine t(name);
-  t.num("fd", fd).num("conn", fd_conn(fd)).str("cmd", cname);
-  if (cmd == F_SETFL) t.str("flags", fl_names(v).c_str());
-  else if (cmd != F_SETOWN_EX) t.num("arg", v);
-  t.num("ret", r).err(err).emit();
+  record_fcntl(name, fd, cmd, reinterpret_cast<long>(arg), r, err);
   errno = err;
   return r;
 }
@@ -232,7 +169,7 @@ IOGATE_EXPORT int close(int fd) {
   const int r = IOGATE_REAL(close)(fd);
   const int err = r < 0 ? errno : 0;
   StopSignalsHeld held;
-  if (sock && trace_on()) TraceLine("close").num("fd", fd).num("conn", conn).num("ret", r).err(err).emit();
+  if (sock) record_close(fd, conn, r, err);
   errno = err;
   return r;
 }
@@ -303,9 +240,7 @@ IOGATE_EXPORT int ioctl(int fd, unsigned long req, ...) {
   if (req == FIONBIO && arg && shim_active() && trace_on()) {
     Guard guard;
     // classifies a socket not seen yet (CPython's setblocking right after accept), as fcntl does
-    if (stream_state(fd))
-      TraceLine("ioctl").num("fd", fd).num("conn", fd_conn(fd)).str("cmd", "FIONBIO")
-          .num("arg", *static_cast<int*>(arg)).num("ret", r).err(err).emit();
+    if (stream_state(fd)) record_fionbio(fd, *static_cast<int*>(arg), r, err);
   }
   errno = err;
   return r;

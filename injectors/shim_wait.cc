@@ -25,88 +25,21 @@
 
 #include "epoll_book.h"
 #include "fdtable.h"
+#include "proc.h"
 #include "real.h"
 #include "schedule.h"
 #include "shim.h"
 #include "signals.h"
 #include "trace.h"
+#include "wait_path.h"
 
 namespace iogate {
 namespace {
 
-std::atomic<uint32_t> g_wait_fired[kMaxRules];  // wait rules fire per process
-std::atomic<uint64_t> g_scan_waits{0};          // select/poll calls so far
 
-constexpr const char* kNoIdle = "no registered fd was idle: nothing reported";
 constexpr const char* kNoIdleWaitedOn =
     "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
 constexpr const char* kWaitedOn = "nothing to report: the wait went on with the caller's timeout";
-
-struct WaitCtx {
-  bool epoll;
-  bool no_sleep;  // timeout 0
-};
-
-CallState wait_state(const Rule& r, void* p) {
-  const auto* c = static_cast<WaitCtx*>(p);
-  CallState st;
-  st.epoll = c->epoll;
-  st.no_sleep = c->no_sleep;
-  if (r.fault == Fault::eintr) {
-    // signal(7): select/poll need a caught signal (whatever its SA_RESTART);
-    // epoll waits also end with EINTR after SIGSTOP/SIGCONT, a robustness
-    // fault when nothing is caught (faults.def)
-    st.caught = caught_signal_could_interrupt(true);
-    st.interruptible = st.epoll || st.caught;
-  }
-  return st;
-}
-
-bool ready_now(int fd, uint32_t bit) { return poll_now(fd, bit == EPOLLIN ? POLLIN : POLLOUT) != 0; }
-
-// V6 and V18: reporting fd ready when it is not; nullptr if kernel-possible.
-const RobustRow* spurious_robustness(int fd) {
-  CallState st;
-  st.nonblocking = fd_nonblocking(fd, 0);
-  st.shared_listener = fd_role(fd) == FdRole::listen && g_forked.load(std::memory_order_relaxed);
-  return robustness(CallClass::wait, Action::spurious, st);
-}
-
-struct Pick {
-  const Rule* rule;
-  const char* dropped = nullptr;  // robust=off: why a candidate was left out
-};
-
-// The fd a spurious report may name: a TCP socket of the role and connection
-// the rule asks for (under robust=off: one the kernel could report, V18).
-bool eligible(int fd, void* p) {
-  auto* pick = static_cast<Pick*>(p);
-  const Rule& r = *pick->rule;
-  const FdRole role = fd_role(fd);
-  if (role == FdRole::any) return false;
-  if (r.fd != FdRole::any && r.fd != role) return false;
-  if (r.conn != 0 && r.conn != fd_conn(fd)) return false;
-  if (!g_plan->robust)
-    if (const RobustRow* row = spurious_robustness(fd)) {
-      pick->dropped = row->off_note;
-      return false;
-    }
-  return true;
-}
-
-// After the pick: the robustness mark of the fd reported, or why none was.
-void picked(Decision& d, const Pick& pick, int spurious_fd) {
-  if (spurious_fd >= 0) {
-    if (const RobustRow* row = spurious_robustness(spurious_fd)) d.out.robust = row->reason;
-  } else {
-    d.note = pick.dropped ? pick.dropped : kNoIdle;
-  }
-}
-
-Decision wait_decision(uint64_t idx, bool epoll, long long timeout_ns) {
-  WaitCtx ctx{epoll, timeout_ns == 0};
-  return decide(CallClass::wait, Op::any, 0, idx, g_wait_fired, wait_state, &ctx);
-}
 
 // The caller's timeout, kept from the entry of the wrapper so that a wait the
 // shim first made with timeout 0 can go on for exactly the time that is left.
@@ -150,9 +83,6 @@ struct timeval ns_to_tv(long long ns) {
   return timeval{static_cast<time_t>(us / 1000000), static_cast<suseconds_t>(us % 1000000)};
 }
 
-const char* fault_text(const Decision& d) {
-  return d.rule && d.out.action != Action::pass ? d.rule->text.c_str() : nullptr;
-}
 
 // After a zero-timeout real call that had nothing to report: the rest of the
 // caller's wait (nothing if its time is up).
@@ -190,31 +120,11 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
     n = real(owed || spurious);
     err = n < 0 ? errno : 0;
     if (n >= 0 && owed) n = ep_pay(epfd, events, n, maxevents, &paid);
-    if (n >= 0 && spurious) {
-      const uint64_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx);
-      Pick cand{d.rule};
-      n = ep_spurious(epfd, events, n, maxevents, pick, eligible, &cand, ready_now, &spurious_fd);
-      picked(d, cand, spurious_fd);
-    }
+    if (n >= 0 && spurious) n = epoll_spurious(d, idx, epfd, events, n, maxevents, &spurious_fd);
     if (n == 0 && (owed || spurious)) n = go_on(clock, d, err, rest);
   }
   StopSignalsHeld held;
-  if (trace_on()) {
-    TraceLine t(name);
-    t.num("fd", epfd).num("req", maxevents).num("timeout", timeout_ms).num("ret", n).err(err);
-    if (n > 0) {
-      t.open_array("events");
-      for (int i = 0; i < n; ++i)
-        t.array_item_pair(ep_fd_of(epfd, events[i].data.u64), epoll_flag_names(events[i].events).c_str());
-      t.close_array();
-    }
-    const bool faulted = spurious_fd >= 0 || d.out.action == Action::eintr;
-    t.num("synthetic", paid).str("fault", faulted ? fault_text(d) : nullptr);
-    if (faulted && d.out.robust) t.str("robust", d.out.robust);
-    if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
-    if (d.note) t.str("note", d.note);
-    t.emit();
-  }
+  record_epoll_wait(name, epfd, events, n, maxevents, timeout_ms, err, d, paid, spurious_fd);
   errno = err;
   return n;
 }
@@ -243,7 +153,7 @@ void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err
 // select/poll count their waits per process (they have no instance to count on).
 Decision scan_decision(uint64_t* idx, long long timeout_ns) {
   if (!class_has_rules(CallClass::wait)) return Decision{};
-  *idx = g_scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
+  *idx = proc().scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
   return wait_decision(*idx, false, timeout_ns);
 }
 
@@ -366,15 +276,6 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
   return n;
 }
 
-const char* op_name(int op) {
-  switch (op) {
-    case EPOLL_CTL_ADD: return "ADD";
-    case EPOLL_CTL_MOD: return "MOD";
-    case EPOLL_CTL_DEL: return "DEL";
-  }
-  return "?";
-}
-
 long long ts_ms(const struct timespec* ts) { return ts ? ts->tv_sec * 1000LL + ts->tv_nsec / 1000000 : -1; }
 long long tv_ms(const struct timeval* tv) { return tv ? tv->tv_sec * 1000LL + tv->tv_usec / 1000 : -1; }
 
@@ -389,12 +290,7 @@ IOGATE_EXPORT int epoll_ctl(int epfd, int op, int fd, struct epoll_event* ev) {
   const int err = r < 0 ? errno : 0;
   Guard guard;
   if (r == 0) ep_record(epfd, op, fd, ev);
-  if (trace_on()) {
-    TraceLine t("epoll_ctl");
-    t.num("fd", fd).num("epfd", epfd).num("conn", fd_conn(fd)).str("op", op_name(op));
-    if (ev && op != EPOLL_CTL_DEL) t.str("flags", epoll_flag_names(ev->events).c_str());
-    t.num("ret", r).err(err).emit();
-  }
+  record_epoll_ctl(epfd, op, fd, ev, r, err);
   errno = err;
   return r;
 }

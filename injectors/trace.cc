@@ -51,6 +51,11 @@ StopSignalsHeld::~StopSignalsHeld() {
 
 void trace_after_fork() { g_pid = getpid(); t_tid = 0; }
 
+void trace_identity(pid_t pid, pid_t tid) {
+  g_pid = pid;
+  t_tid = tid;
+}
+
 TraceLine::TraceLine(const char* call) {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);

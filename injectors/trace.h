@@ -59,4 +59,8 @@ class StopSignalsHeld {
 // Called in the child after fork(): refresh the cached pid.
 void trace_after_fork();
 
+// The syscall supervisor writes the records of the process and thread whose
+// call it handles (the calling thread's next records carry these ids).
+void trace_identity(pid_t pid, pid_t tid);
+
 }  // namespace iogate
