@@ -175,6 +175,15 @@ int ep_spurious(int epfd, epoll_event* events, int n, int maxevents, uint64_t pi
   return n + 1;
 }
 
+int ep_registered(int epfd, int* out, int max) {
+  EpollBook& b = book();
+  std::lock_guard<std::mutex> lock(b.mu);
+  int n = 0;
+  for (const auto& r : b.regs)
+    if (r.epfd == epfd && n < max) out[n++] = r.fd;
+  return n;
+}
+
 uint64_t ep_next_wait(int epfd) {
   EpollBook& b = book();
   std::lock_guard<std::mutex> lock(b.mu);

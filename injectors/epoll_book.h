@@ -55,6 +55,10 @@ int ep_take_debts(EpDebt* out, int max);
 int ep_spurious(int epfd, epoll_event* events, int n, int maxevents, uint64_t pick, bool (*eligible)(int fd, void*),
                 void* ctx, bool (*ready)(int fd, uint32_t bit), int* fd_out);
 
+// The fds registered in epfd (at most max): the syscall backend mirrors them
+// before a spurious pick probes them.
+int ep_registered(int epfd, int* out, int max);
+
 // The 1-based index of this wait on epfd (the schedule's call index for wait rules).
 uint64_t ep_next_wait(int epfd);
 

@@ -1,6 +1,7 @@
 #include "fdtable.h"
 
 #include <netinet/in.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 
@@ -109,8 +110,13 @@ uint32_t fd_accepted(int fd) {
   return conn;
 }
 
+// Mapped, not allocated: the kernel's zero pages stand for the unused slots
+// (all-zero is an empty slot, as in g_own), so a new process (a fork per
+// connection) costs the slots it uses, not kMaxFd of them.
 FdState* fd_table_new(const FdState* parent) {
-  auto* t = new FdState[kMaxFd]();
+  void* p = mmap(nullptr, sizeof(FdState) * kMaxFd, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  auto* t = static_cast<FdState*>(p);
   if (parent)
     for (int fd = 0; fd < kMaxFd; ++fd) {
       const FdState& from = parent[fd];
@@ -126,6 +132,8 @@ FdState* fd_table_new(const FdState* parent) {
   return t;
 }
 
-void fd_table_free(FdState* t) { delete[] t; }
+void fd_table_free(FdState* t) {
+  if (t) munmap(t, sizeof(FdState) * kMaxFd);
+}
 
 }  // namespace iogate

@@ -59,7 +59,8 @@ void fd_number_if_unnumbered(int fd);
 // Returns the ordinal.
 uint32_t fd_accepted(int fd);
 
-// The supervisor's tables (proc.h): an empty one, or a copy of a parent's.
+// The supervisor's tables (proc.h): an empty one, or a copy of a parent's
+// (nullptr when no memory is left).
 FdState* fd_table_new(const FdState* parent);
 void fd_table_free(FdState* t);
 

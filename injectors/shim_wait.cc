@@ -37,9 +37,6 @@ namespace iogate {
 namespace {
 
 
-constexpr const char* kNoIdleWaitedOn =
-    "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
-constexpr const char* kWaitedOn = "nothing to report: the wait went on with the caller's timeout";
 
 // The caller's timeout, kept from the entry of the wrapper so that a wait the
 // shim first made with timeout 0 can go on for exactly the time that is left.
@@ -90,7 +87,7 @@ template <typename Rest>
 int go_on(const WaitClock& clock, Decision& d, int& err, Rest&& rest) {
   const long long left = clock.left_ns();
   if (left == 0) return 0;
-  d.note = d.note == kNoIdle ? kNoIdleWaitedOn : d.note ? d.note : kWaitedOn;
+  d.note = waited_on(d.note);
   const int n = rest(left);
   err = n < 0 ? errno : 0;
   return n;
@@ -129,47 +126,6 @@ int epoll_common(const char* name, int epfd, epoll_event* events, int maxevents,
   return n;
 }
 
-void trace_scan(const char* name, int nfds, long long timeout_ms, int n, int err, const Decision& d, int spurious_fd,
-                bool (*ready)(int i, int* fd, const char** what, void* ctx), void* ctx) {
-  if (!trace_on()) return;
-  TraceLine t(name);
-  t.num("nfds", nfds).num("timeout", timeout_ms).num("ret", n).err(err);
-  if (n > 0) {
-    t.open_array("events");
-    const char* what = nullptr;
-    int fd = -1;
-    for (int i = 0; i < nfds; ++i)
-      if (ready(i, &fd, &what, ctx)) t.array_item_pair(fd, what);
-    t.close_array();
-  }
-  const bool faulted = spurious_fd >= 0 || d.out.action == Action::eintr;
-  t.str("fault", faulted ? fault_text(d) : nullptr);
-  if (faulted && d.out.robust) t.str("robust", d.out.robust);
-  if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
-  if (d.note) t.str("note", d.note);
-  t.emit();
-}
-
-// select/poll count their waits per process (they have no instance to count on).
-Decision scan_decision(uint64_t* idx, long long timeout_ns) {
-  if (!class_has_rules(CallClass::wait)) return Decision{};
-  *idx = proc().scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
-  return wait_decision(*idx, false, timeout_ns);
-}
-
-struct Sets {
-  fd_set *rd, *wr, *ex;
-};
-
-bool set_ready(int fd, int* fd_out, const char** what, void* p) {
-  const auto* s = static_cast<Sets*>(p);
-  *fd_out = fd;
-  if (fd >= FD_SETSIZE) return false;
-  const bool r = s->rd && FD_ISSET(fd, s->rd), w = s->wr && FD_ISSET(fd, s->wr), e = s->ex && FD_ISSET(fd, s->ex);
-  *what = r && w ? "RW" : r ? "R" : w ? "W" : "E";
-  return r || w || e;
-}
-
 template <typename Real, typename Rest>
 int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex, long long timeout_ms,
                   long long timeout_ns, Real&& real, Rest&& rest) {
@@ -192,19 +148,7 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
     }
     n = real(spurious);
     err = n < 0 ? errno : 0;
-    if (n >= 0 && spurious) {
-      // Candidates: asked for reading, not reported (so not ready), eligible.
-      int cands[FD_SETSIZE], k = 0;
-      Pick cand{d.rule};
-      for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
-        if (FD_ISSET(fd, &asked) && !FD_ISSET(fd, rd) && eligible(fd, &cand)) cands[k++] = fd;
-      if (k > 0) {
-        spurious_fd = cands[schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k];
-        FD_SET(spurious_fd, rd);
-        ++n;
-      }
-      picked(d, cand, spurious_fd);
-    }
+    if (n >= 0 && spurious) n = select_spurious(d, idx, nfds, &asked, rd, n, &spurious_fd);
     if (n == 0 && spurious) {
       *rd = asked;
       if (wr) *wr = asked_wr;
@@ -213,24 +157,9 @@ int select_common(const char* name, int nfds, fd_set* rd, fd_set* wr, fd_set* ex
     }
   }
   StopSignalsHeld held;
-  Sets sets{rd, wr, ex};
-  trace_scan(name, nfds, timeout_ms, n, err, d, spurious_fd, set_ready, &sets);
+  record_select(name, nfds, timeout_ms, n, err, d, spurious_fd, rd, wr, ex);
   errno = err;
   return n;
-}
-
-struct Polls {
-  pollfd* fds;
-  nfds_t n;
-};
-
-bool poll_ready(int i, int* fd_out, const char** what, void* p) {
-  const auto* s = static_cast<Polls*>(p);
-  if (static_cast<nfds_t>(i) >= s->n || s->fds[i].revents == 0) return false;
-  *fd_out = s->fds[i].fd;
-  const short ev = s->fds[i].revents;
-  *what = (ev & POLLIN) && (ev & POLLOUT) ? "IN|OUT" : (ev & POLLIN) ? "IN" : (ev & POLLOUT) ? "OUT" : "HUP|ERR";
-  return true;
 }
 
 template <typename Real, typename Rest>
@@ -249,29 +178,11 @@ int poll_common(const char* name, pollfd* fds, nfds_t nfds, long long timeout_ms
     const bool spurious = d.out.action == Action::spurious;
     n = real(spurious);
     err = n < 0 ? errno : 0;
-    if (n >= 0 && spurious) {
-      nfds_t k = 0;
-      Pick cand{d.rule};
-      for (nfds_t i = 0; i < nfds; ++i)
-        if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand)) ++k;
-      if (k > 0) {
-        nfds_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k;
-        for (nfds_t i = 0; i < nfds; ++i)
-          if (fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand) &&
-              pick-- == 0) {
-            fds[i].revents = POLLIN;
-            spurious_fd = fds[i].fd;
-            ++n;
-            break;
-          }
-      }
-      picked(d, cand, spurious_fd);
-    }
+    if (n >= 0 && spurious) n = poll_spurious(d, idx, fds, nfds, n, &spurious_fd);
     if (n == 0 && spurious) n = go_on(clock, d, err, rest);
   }
   StopSignalsHeld held;
-  Polls p{fds, nfds};
-  trace_scan(name, static_cast<int>(nfds), timeout_ms, n, err, d, spurious_fd, poll_ready, &p);
+  record_poll(name, fds, nfds, timeout_ms, n, err, d, spurious_fd);
   errno = err;
   return n;
 }

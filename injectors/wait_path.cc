@@ -14,6 +14,11 @@ namespace iogate {
 
 const char* const kNoIdle = "no registered fd was idle: nothing reported";
 
+const char* waited_on(const char* note) {
+  if (note == kNoIdle) return "no registered fd was idle: nothing reported; the wait went on with the caller's timeout";
+  return note ? note : "nothing to report: the wait went on with the caller's timeout";
+}
+
 namespace {
 struct WaitCtx {
   bool epoll;
@@ -105,6 +110,95 @@ void record_epoll_wait(const char* name, int epfd, const epoll_event* events, in
   if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
   if (d.note) t.str("note", d.note);
   t.emit();
+}
+
+Decision scan_decision(uint64_t* idx, long long timeout_ns) {
+  if (!class_has_rules(CallClass::wait)) return Decision{};
+  *idx = proc().scan_waits.fetch_add(1, std::memory_order_relaxed) + 1;
+  return wait_decision(*idx, false, timeout_ns);
+}
+
+int select_spurious(Decision& d, uint64_t idx, int nfds, const fd_set* asked, fd_set* rd, int n, int* spurious_fd) {
+  // Candidates: asked for reading, not reported (so not ready), eligible.
+  int cands[FD_SETSIZE], k = 0;
+  Pick cand{d.rule};
+  for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd)
+    if (FD_ISSET(fd, asked) && !FD_ISSET(fd, rd) && eligible(fd, &cand)) cands[k++] = fd;
+  if (k > 0) {
+    *spurious_fd = cands[schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k];
+    FD_SET(*spurious_fd, rd);
+    ++n;
+  }
+  picked(d, cand, *spurious_fd);
+  return n;
+}
+
+int poll_spurious(Decision& d, uint64_t idx, pollfd* fds, nfds_t nfds, int n, int* spurious_fd) {
+  nfds_t k = 0;
+  Pick cand{d.rule};
+  auto candidate = [&](nfds_t i) {
+    return fds[i].fd >= 0 && (fds[i].events & POLLIN) && fds[i].revents == 0 && eligible(fds[i].fd, &cand);
+  };
+  for (nfds_t i = 0; i < nfds; ++i)
+    if (candidate(i)) ++k;
+  if (k > 0) {
+    nfds_t pick = schedule_hash(g_plan->seed, static_cast<uint64_t>(d.rule->index), 0, idx) % k;
+    for (nfds_t i = 0; i < nfds; ++i)
+      if (candidate(i) && pick-- == 0) {
+        fds[i].revents = POLLIN;
+        *spurious_fd = fds[i].fd;
+        ++n;
+        break;
+      }
+  }
+  picked(d, cand, *spurious_fd);
+  return n;
+}
+
+namespace {
+// The end of a select/poll record: what is ready, the fault, the note.
+void record_scan_tail(TraceLine& t, const Decision& d, int spurious_fd) {
+  const bool faulted = spurious_fd >= 0 || d.out.action == Action::eintr;
+  t.str("fault", faulted ? fault_text(d) : nullptr);
+  if (faulted && d.out.robust) t.str("robust", d.out.robust);
+  if (spurious_fd >= 0) t.num("spurious_fd", spurious_fd);
+  if (d.note) t.str("note", d.note);
+  t.emit();
+}
+}  // namespace
+
+void record_select(const char* name, int nfds, long long timeout_ms, int n, int err, const Decision& d,
+                   int spurious_fd, const fd_set* rd, const fd_set* wr, const fd_set* ex) {
+  if (!trace_on()) return;
+  TraceLine t(name);
+  t.num("nfds", nfds).num("timeout", timeout_ms).num("ret", n).err(err);
+  if (n > 0) {
+    t.open_array("events");
+    for (int fd = 0; fd < nfds && fd < FD_SETSIZE; ++fd) {
+      const bool r = rd && FD_ISSET(fd, rd), w = wr && FD_ISSET(fd, wr), e = ex && FD_ISSET(fd, ex);
+      if (r || w || e) t.array_item_pair(fd, r && w ? "RW" : r ? "R" : w ? "W" : "E");
+    }
+    t.close_array();
+  }
+  record_scan_tail(t, d, spurious_fd);
+}
+
+void record_poll(const char* name, const pollfd* fds, nfds_t nfds, long long timeout_ms, int n, int err,
+                 const Decision& d, int spurious_fd) {
+  if (!trace_on()) return;
+  TraceLine t(name);
+  t.num("nfds", static_cast<long long>(nfds)).num("timeout", timeout_ms).num("ret", n).err(err);
+  if (n > 0) {
+    t.open_array("events");
+    for (nfds_t i = 0; i < nfds; ++i) {
+      const short ev = fds[i].revents;
+      if (ev == 0) continue;
+      t.array_item_pair(fds[i].fd, (ev & POLLIN) && (ev & POLLOUT) ? "IN|OUT" : (ev & POLLIN) ? "IN"
+                                   : (ev & POLLOUT) ? "OUT" : "HUP|ERR");
+    }
+    t.close_array();
+  }
+  record_scan_tail(t, d, spurious_fd);
 }
 
 namespace {

@@ -38,6 +38,13 @@ bool skip_call(pid_t tid, Regs& regs, long value) {
   return set_regs(tid, regs);
 }
 
+bool reenter_call(pid_t tid, Regs& regs, int arg, uint64_t value) {
+  regs.r.rip -= 2;
+  regs.r.rax = regs.r.orig_rax;
+  regs.set_arg(arg, value);
+  return set_regs(tid, regs);
+}
+
 bool read_mem(pid_t tid, uint64_t addr, void* out, std::size_t n) {
   iovec local{out, n};
   iovec remote{reinterpret_cast<void*>(addr), n};

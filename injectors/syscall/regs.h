@@ -27,6 +27,10 @@ bool set_regs(pid_t tid, const Regs& regs);
 // error) without the kernel running it.
 bool skip_call(pid_t tid, Regs& regs, long value);
 
+// At an exit stop: the thread re-executes the same system call (the syscall
+// instruction is 2 bytes) with argument `arg` set to `value`.
+bool reenter_call(pid_t tid, Regs& regs, int arg, uint64_t value);
+
 // Copies between the tracee's memory and ours; false on a short copy.
 bool read_mem(pid_t tid, uint64_t addr, void* out, std::size_t n);
 bool write_mem(pid_t tid, uint64_t addr, const void* in, std::size_t n);

@@ -25,7 +25,11 @@ struct Thread {
   pid_t tid = 0;
   Traced* proc = nullptr;
   std::function<void(Thread&, Regs&)> at_exit;  // set: resume to the exit stop and run it there
+  // A call the supervisor made the thread enter again (a wait that goes on
+  // after a zero-timeout try): its next entry is that call, already decided.
+  std::function<void(Thread&, Regs&)> resumed;
 };
+
 
 // Makes the shared code serve this thread's process: its state, its
 // descriptors (mirror.h), its ids in the records.

@@ -1,5 +1,5 @@
 """`./iogate run [--faults PLAN] [--trace FILE] -- PROGRAM ARGS`: one program
-under the shim, as a service manager would start it. The plan is checked
+under the shim (or the syscall backend: --backend), as a service manager would start it. The plan is checked
 first (by the shim itself: plans.validate); then the program replaces this
 process (signals reach it, nothing is left behind, its exit status is the
 command's), through iogate-fresh: default signal dispositions and an empty
@@ -12,7 +12,26 @@ import sys
 from . import bootstrap, paths, plans
 
 
-def run(command, faults: str, trace=None) -> int:
+def static_program(path: str) -> bool:
+    """An ELF file without a program interpreter (PT_INTERP): no dynamic
+    loader, so nothing is preloaded into it."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(64)
+            if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only (the syscall backend is x86_64)
+                return False
+            phoff = int.from_bytes(head[32:40], "little")
+            phentsize = int.from_bytes(head[54:56], "little")
+            phnum = int.from_bytes(head[56:58], "little")
+            f.seek(phoff)
+            table = f.read(phentsize * phnum)
+    except OSError:
+        return False
+    PT_INTERP = 3
+    return not any(int.from_bytes(table[i:i + 4], "little") == PT_INTERP for i in range(0, len(table), phentsize))
+
+
+def run(command, faults: str, trace=None, backend="auto") -> int:
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -29,9 +48,12 @@ def run(command, faults: str, trace=None) -> int:
     if not shutil.which(argv[0]):
         print(f"iogate run: cannot run {shlex.join(argv)}: {argv[0]}: no such program", file=sys.stderr)
         return 2
+    if backend == "auto":
+        backend = "syscall" if static_program(shutil.which(argv[0])) else "preload"
     sys.stdout.flush()
     try:
-        os.execve(str(paths.FRESH), [str(paths.FRESH), *argv], plans.shim_env(faults, trace))
+        os.execve(str(paths.FRESH), [str(paths.FRESH), *plans.backend_argv(backend), *argv],
+                  plans.shim_env(faults, trace, backend=backend))
     except OSError as e:
         print(f"iogate run: cannot run {shlex.join(argv)}: {e}", file=sys.stderr)
         return 2

@@ -8,11 +8,12 @@ import shlex
 import sys
 
 from . import catalogue, models
-from .runner import Target
+from .runner import Target, model_target
 
 
-def reference_targets():
-    return [Target(m.name, m.command().replace("{port}", "0"), m.profile, model=m.name) for m in models.MODELS]
+def reference_targets(backend="auto"):
+    """Every reference model; under its own backend unless one is asked for."""
+    return [model_target(m, backend) for m in models.MODELS if m.built]
 
 
 def external_target(cmd, model_name):

@@ -10,10 +10,10 @@ import pytest
 
 from iogate import catalogue, judge, models
 from iogate.outcome import describe
-from iogate.runner import Target, run_case
+from iogate.runner import model_target, run_case
 from iogate.verdicts import Verdict
 
-CELLS = [(m, c) for m in models.MODELS for c in catalogue.load()]
+CELLS = [(m, c) for m in models.MODELS if m.built for c in catalogue.load()]
 
 
 def trace_of(workdir):
@@ -26,7 +26,7 @@ def trace_of(workdir):
 
 @pytest.mark.parametrize("model,case", CELLS, ids=[f"{m.name}:{c.id}" for m, c in CELLS])
 def test_reference_server_passes(model, case, tmp_path):
-    target = Target(model.name, model.command().replace("{port}", "0"), model.profile, model=model.name)
+    target = model_target(model)
     result = run_case(case, target, keep_dir=str(tmp_path))  # pytest cleans its tmp dirs
     expected = models.expected_na(model, case)
     if result.verdict == Verdict.NA:

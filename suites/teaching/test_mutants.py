@@ -7,7 +7,7 @@ import pytest
 
 from iogate import catalogue, models
 from iogate.outcome import describe
-from iogate.runner import Target, run_case
+from iogate.runner import model_target, run_case
 from iogate.verdicts import Verdict
 
 
@@ -28,7 +28,7 @@ def test_every_mutant_names_a_real_case_and_model():
 @pytest.mark.parametrize("mutant", models.MUTANTS, ids=[m.name for m in models.MUTANTS])
 def test_mutant_fails_its_case(mutant, tmp_path):
     case = catalogue.find(mutant.case)
-    target = Target(mutant.name, mutant.command().replace("{port}", "0"), mutant.base.profile)
+    target = model_target(mutant)
     # A mutant fails deterministically: the gate's confirming rerun of a FAIL (tested in
     # suites/gate/test_judge.py) would only double the suite's time.
     result = run_case(case, target, keep_dir=str(tmp_path), confirm=False)  # pytest cleans its tmp dirs
