@@ -74,6 +74,11 @@ bool fd_known_stream(int fd) {
   return k == FdKind::stream || k == FdKind::conn || k == FdKind::listen || k == FdKind::outgoing;
 }
 
+bool fd_known_other(int fd) {
+  if (fd < 0 || fd >= kMaxFd) return false;
+  return static_cast<FdKind>(table()[fd].kind.load(std::memory_order_relaxed)) == FdKind::other;
+}
+
 void fd_mark_listener(int fd) {
   if (fd >= 0 && fd < kMaxFd) table()[fd].kind.store(static_cast<uint8_t>(FdKind::listen), std::memory_order_release);
 }

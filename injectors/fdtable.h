@@ -42,10 +42,12 @@ void fd_mark_listener(int fd);
 // listen, conn (accepted or connected TCP socket) or any (not a known TCP socket).
 FdRole fd_role(int fd);
 
-// The known connection ordinal of fd (0 if none) and whether it is known
-// to be a TCP stream socket; neither makes a syscall.
+// The known connection ordinal of fd (0 if none), whether it is known to be
+// a TCP stream socket, and whether it is known not to be one; none makes a
+// syscall.
 uint32_t fd_conn(int fd);
 bool fd_known_stream(int fd);
+bool fd_known_other(int fd);
 
 // A socket the process connected itself (never numbered as a connection).
 void fd_mark_outgoing(int fd);

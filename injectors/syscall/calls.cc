@@ -113,6 +113,8 @@ bool trim_iov(pid_t tid, uint64_t addr, const std::vector<iovec>& v, std::size_t
 bool data_entry(Thread& t, Regs& regs, const DataShape& shape) {
   const pid_t tid = t.tid;
   const int fd = static_cast<int>(regs.arg(0));
+  serve(t);
+  if (fd_known_other(fd)) return true;  // a file, a pipe, a UDP socket: nothing to decide, nothing to mirror
   std::size_t len = 0;
   std::vector<iovec> iov;
   msghdr msg{};
@@ -132,7 +134,6 @@ bool data_entry(Thread& t, Regs& regs, const DataShape& shape) {
       break;
   }
   const int flags = shape.flags_arg >= 0 ? static_cast<int>(regs.arg(shape.flags_arg)) : 0;
-  serve(t);
   mirror(fd);
   const uint32_t dir = shape.cls == CallClass::recv ? EPOLLIN : EPOLLOUT;
   DataCall c(shape.name, shape.cls, dir, fd, len, flags);

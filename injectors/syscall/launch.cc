@@ -32,7 +32,6 @@
 #include "../shared.h"
 #include "../shim.h"
 #include "../trace.h"
-#include "mirror.h"
 #include "tracer.h"
 
 #if !defined(__x86_64__)
@@ -96,13 +95,10 @@ void install_filter() {
   struct sigaction alarm_sa{};
   alarm_sa.sa_handler = [](int) {};  // ends a guarded accept with EINTR (calls.cc)
   sigaction(SIGALRM, &alarm_sa, nullptr);
-  // Off the server's stdout pipe: the harness reads the server's lines until EOF.
+  // Off the server's stdin, stdout and stderr: the harness reads the server's
+  // lines until EOF, and the numbers are the program's to mirror.
   const int null = open("/dev/null", O_RDWR | O_CLOEXEC);
-  dup2(null, 0);
-  dup2(null, 1);
-  int err_fd = 2;
-  iogate::sys::mirror_own(&err_fd);
-  dup2(null, 2);
+  for (int fd = 0; fd <= 2; ++fd) dup2(null, fd);
   close(null);
   iogate::g_ready.store(true);
   if (iogate::trace_on()) {

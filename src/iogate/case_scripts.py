@@ -78,16 +78,16 @@ def read_elsewhere(records):
     by thread B", or "" when every read follows its own thread's event (the
     premise of undrained_reads)."""
     reads = tables.class_calls()["recv"]
-    last = {}  # fd -> tid of the last epoll event reporting it
+    last = {}  # (pid, fd) -> tid of the last epoll event reporting it (each process numbers its own fds)
     for r in records:
-        call, tid = r.get("call"), r.get("tid")
+        call, tid, key = r.get("call"), r.get("tid"), (r.get("pid"), r.get("fd"))
         if tables.wait_mechanism().get(call) == "epoll":
             for efd, _ in r.get("events", []):
-                last[efd] = tid
-        elif call in reads and r.get("conn") and r.get("fd") in last and last[r.get("fd")] != tid:
-            return f"fd {r.get('fd')}: reported to thread {last[r.get('fd')]}, read by thread {tid}"
+                last[(r.get("pid"), efd)] = tid
+        elif call in reads and r.get("conn") and key in last and last[key] != tid:
+            return f"fd {key[1]}: reported to thread {last[key]}, read by thread {tid}"
         elif call == "close":
-            last.pop(r.get("fd"), None)
+            last.pop(key, None)
     return ""
 
 

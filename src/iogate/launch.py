@@ -9,26 +9,7 @@ import shlex
 import shutil
 import sys
 
-from . import bootstrap, paths, plans
-
-
-def static_program(path: str) -> bool:
-    """An ELF file without a program interpreter (PT_INTERP): no dynamic
-    loader, so nothing is preloaded into it."""
-    try:
-        with open(path, "rb") as f:
-            head = f.read(64)
-            if head[:4] != b"\x7fELF" or head[4] != 2:  # 64-bit ELF only (the syscall backend is x86_64)
-                return False
-            phoff = int.from_bytes(head[32:40], "little")
-            phentsize = int.from_bytes(head[54:56], "little")
-            phnum = int.from_bytes(head[56:58], "little")
-            f.seek(phoff)
-            table = f.read(phentsize * phnum)
-    except OSError:
-        return False
-    PT_INTERP = 3
-    return not any(int.from_bytes(table[i:i + 4], "little") == PT_INTERP for i in range(0, len(table), phentsize))
+from . import bootstrap, elf, paths, plans
 
 
 def run(command, faults: str, trace=None, backend="auto") -> int:
@@ -49,7 +30,7 @@ def run(command, faults: str, trace=None, backend="auto") -> int:
         print(f"iogate run: cannot run {shlex.join(argv)}: {argv[0]}: no such program", file=sys.stderr)
         return 2
     if backend == "auto":
-        backend = "syscall" if static_program(shutil.which(argv[0])) else "preload"
+        backend = "syscall" if elf.static_program(shutil.which(argv[0])) else "preload"
     sys.stdout.flush()
     try:
         os.execve(str(paths.FRESH), [str(paths.FRESH), *plans.backend_argv(backend), *argv],

@@ -2,18 +2,39 @@
 that models.expected_na() states for that cell (the case table's rule, the
 profile's, or the model's own residue). A FAIL here means a reference server
 is wrong, or the case (or the shim) is; an N/A nobody expected means a
-reference server stopped being injectable, and fails too."""
+reference server stopped being injectable, and fails too.
+
+The same table holds the syscall backend (docs/backends.md) to the preload
+backend's verdicts, cell by cell, on the C models of SYSCALL_COMPARED: each
+of their cells runs under both, and both must give exactly the verdict the
+table pins."""
 import glob
 import json
+import os
 
 import pytest
 
-from iogate import catalogue, judge, models
+from iogate import catalogue, judge, models, paths
 from iogate.outcome import describe
 from iogate.runner import model_target, run_case
 from iogate.verdicts import Verdict
 
-CELLS = [(m, c) for m in models.MODELS if m.built for c in catalogue.load()]
+# C models whose every mechanism the syscall backend covers (not io_uring, POSIX AIO or SIGIO:
+# docs/backends.md "What it does not do"), one per family: iterative blocking, a process per
+# connection, poll, epoll edge-triggered, a library's event loop. (The plain run only: the
+# sanitized run repeats the preload cells with ASan servers.)
+SYSCALL_COMPARED = ("blocking", "fork", "poll", "epoll_et", "libuv")
+# A statically linked twin (no dynamic loader, nothing to preload): the same verdicts as its
+# dynamic model, under the syscall backend.
+STATIC_TWINS = {"epoll_et": "iogate-static-epoll_et"}
+CELLS = [(m, c, m.backend, None) for m in models.MODELS if m.built for c in catalogue.load()]
+if not os.environ.get("IOGATE_SANITIZER_RUNTIME"):
+    CELLS += [(models.model(n), c, "syscall", None) for n in SYSCALL_COMPARED for c in catalogue.load()]
+    CELLS += [(models.model(n), c, "syscall", twin) for n, twin in STATIC_TWINS.items() for c in catalogue.load()]
+
+
+def cell_id(model, case, backend, binary):
+    return f"{binary or model.name}:{case.id}" + ("" if backend == model.backend else f":{backend}")
 
 
 def trace_of(workdir):
@@ -24,9 +45,12 @@ def trace_of(workdir):
     return records
 
 
-@pytest.mark.parametrize("model,case", CELLS, ids=[f"{m.name}:{c.id}" for m, c in CELLS])
-def test_reference_server_passes(model, case, tmp_path):
-    target = model_target(model)
+@pytest.mark.parametrize("model,case,backend,binary", CELLS, ids=[cell_id(*cell) for cell in CELLS])
+def test_reference_server_passes(model, case, backend, binary, tmp_path):
+    target = model_target(model, backend)
+    if binary:
+        target.command = target.command.replace(str(model.binary), str(paths.BIN / binary))
+        target.name = binary
     result = run_case(case, target, keep_dir=str(tmp_path))  # pytest cleans its tmp dirs
     expected = models.expected_na(model, case)
     if result.verdict == Verdict.NA:
