@@ -39,6 +39,7 @@ const long kTracedCalls[] = {
     SYS_sendmsg, SYS_accept, SYS_accept4,  SYS_close,      SYS_dup,          SYS_dup2,       SYS_dup3,
     SYS_fcntl, SYS_ioctl,   SYS_socket,    SYS_connect,    SYS_epoll_ctl,    SYS_epoll_wait, SYS_epoll_pwait,
     SYS_epoll_pwait2, SYS_rt_sigaction, SYS_poll, SYS_ppoll, SYS_select, SYS_pselect6,
+    SYS_io_uring_setup, SYS_io_uring_enter,
 };
 const unsigned kTracedCallCount = sizeof kTracedCalls / sizeof kTracedCalls[0];
 
@@ -277,6 +278,7 @@ void at_exit_dup(Thread& t, int old) {
 
 bool close_entry(Thread& t, int fd) {
   serve(t);
+  t.proc->rings.erase(fd);  // the number may be reused (the ring lives on while it is mapped)
   const bool sock = fd_known_stream(fd);
   const uint32_t conn = fd_conn(fd);
   forget(fd, 0);
@@ -618,6 +620,12 @@ bool on_entry(Thread& t, Regs& regs) {
     case SYS_ppoll: return scan_entry(t, regs, "ppoll");
     case SYS_select: return scan_entry(t, regs, "select");
     case SYS_pselect6: return scan_entry(t, regs, "pselect");
+    case SYS_io_uring_setup: {
+      const uint64_t params = regs.arg(1);
+      t.at_exit = [params](Thread& th, Regs& out) { uring_setup_exit(th, params, out.ret()); };
+      return true;
+    }
+    case SYS_io_uring_enter: return uring_enter_entry(t, regs);
   }
   return true;
 }

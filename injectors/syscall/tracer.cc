@@ -58,6 +58,7 @@ Traced* add_process(pid_t pid, const Traced* parent) {
   p->brain = parent ? proc_fork(*parent->brain) : proc_new();
   if (parent) {
     p->sig = parent->sig;
+    p->rings = parent->rings;
     parent->brain->forked.store(true);
   }
   Traced* raw = p.get();
@@ -116,6 +117,7 @@ void on_exec(Thread& t) {
   proc_free(t.proc->brain);
   t.proc->brain = proc_new();
   t.proc->sig = SigBook{};
+  t.proc->rings.clear();
 }
 
 void on_stop(pid_t tid, int status) {

@@ -6,7 +6,10 @@
 
 #include <sys/types.h>
 
+#include <linux/io_uring.h>
+
 #include <functional>
+#include <map>
 
 #include "../proc.h"
 #include "regs.h"
@@ -19,6 +22,7 @@ struct Traced {
   int pidfd = -1;
   Proc* brain = nullptr;
   SigBook sig;
+  std::map<int, io_uring_params> rings;  // its io_uring instances by fd, as io_uring_setup returned them (uring.cc)
 };
 
 struct Thread {
@@ -46,6 +50,11 @@ bool on_entry(Thread& t, Regs& regs);
 // Traces `first` (seized already) and everything it starts, until none is
 // left. Returns the supervisor's exit status.
 int run_tracer(pid_t first);
+
+// io_uring (uring.cc): the ring io_uring_setup made, and the SQEs of a
+// submission decided at io_uring_enter.
+bool uring_setup_exit(Thread& t, uint64_t params_addr, long ret);
+bool uring_enter_entry(Thread& t, const Regs& regs);
 
 // The system calls the filter sends to the supervisor.
 extern const long kTracedCalls[];

@@ -19,11 +19,11 @@ from iogate.outcome import describe
 from iogate.runner import model_target, run_case
 from iogate.verdicts import Verdict
 
-# C models whose every mechanism the syscall backend covers (not io_uring, POSIX AIO or SIGIO:
-# docs/backends.md "What it does not do"), one per family: iterative blocking, a process per
-# connection, poll, epoll edge-triggered, a library's event loop. (The plain run only: the
-# sanitized run repeats the preload cells with ASan servers.)
-SYSCALL_COMPARED = ("blocking", "fork", "poll", "epoll_et", "libuv")
+# C models whose every mechanism the syscall backend covers (not POSIX AIO or SIGIO: docs/backends.md
+# "What it does not do"), one per family: iterative blocking, a process per connection, poll, epoll
+# edge-triggered, io_uring. (The plain run only: the sanitized run repeats the preload cells with
+# ASan servers.)
+SYSCALL_COMPARED = ("blocking", "fork", "poll", "epoll_et", "io_uring")
 # A statically linked twin (no dynamic loader, nothing to preload): the same verdicts as its
 # dynamic model, under the syscall backend.
 STATIC_TWINS = {"epoll_et": "iogate-static-epoll_et"}
