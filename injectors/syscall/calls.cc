@@ -39,7 +39,7 @@ const long kTracedCalls[] = {
     SYS_sendmsg, SYS_accept, SYS_accept4,  SYS_close,      SYS_dup,          SYS_dup2,       SYS_dup3,
     SYS_fcntl, SYS_ioctl,   SYS_socket,    SYS_connect,    SYS_epoll_ctl,    SYS_epoll_wait, SYS_epoll_pwait,
     SYS_epoll_pwait2, SYS_rt_sigaction, SYS_poll, SYS_ppoll, SYS_select, SYS_pselect6,
-    SYS_io_uring_setup, SYS_io_uring_enter,
+    SYS_io_uring_setup, SYS_io_uring_enter, SYS_epoll_create, SYS_epoll_create1,
 };
 const unsigned kTracedCallCount = sizeof kTracedCalls / sizeof kTracedCalls[0];
 
@@ -595,6 +595,8 @@ bool on_entry(Thread& t, Regs& regs) {
     case SYS_fcntl: return fcntl_entry(t, regs);
     case SYS_ioctl: return ioctl_entry(t, regs);
     case SYS_socket:
+    case SYS_epoll_create:
+    case SYS_epoll_create1:  // a new number: whatever was known of it is gone
       t.at_exit = [](Thread& th, Regs& out) {
         if (out.ret() < 0) return;
         serve(th);

@@ -99,3 +99,15 @@ def test_a_refused_ptrace_is_one_line_and_status_2():
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
         "iogate: the syscall backend cannot work here: ptrace refused (Operation not permitted)"]
+
+
+@no_go
+def test_a_gate_where_ptrace_is_refused_exits_2_with_the_reason():
+    # Under strace every process of the gate is already traced: the supervisor cannot attach.
+    out = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", str(paths.ROOT / "iogate"), "gate",
+                          "--server-cmd", f"{GO_SEQ} --port {{port}}", "--cases", "recv.partial.state-preserved"],
+                         capture_output=True, text=True, timeout=300, env=dict(os.environ, IOGATE_NO_BUILD="1"))
+    assert out.returncode == 2, out.stdout + out.stderr
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("iogate gate: exit 2 (ERROR): iogate-go_seq could not be judged")
+    assert last.endswith("iogate: the syscall backend cannot work here: ptrace refused (Operation not permitted)")
