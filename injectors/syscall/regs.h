@@ -9,6 +9,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <utility>
 
 namespace iogate::sys {
 
@@ -18,6 +19,11 @@ struct Regs {
   uint64_t arg(int i) const;     // 0..5
   void set_arg(int i, uint64_t v);
   long ret() const { return static_cast<long>(r.rax); }
+  // At an exit stop: the result as (ret, errno), -1 and the errno for an error.
+  std::pair<long, int> result() const {
+    const long v = ret();
+    return v < 0 && v > -4096 ? std::pair<long, int>{-1, static_cast<int>(-v)} : std::pair<long, int>{v, 0};
+  }
 };
 
 bool get_regs(pid_t tid, Regs& regs);

@@ -51,6 +51,12 @@ bool on_entry(Thread& t, Regs& regs);
 // left. Returns the supervisor's exit status.
 int run_tracer(pid_t first);
 
+// The readiness calls (waits.cc): epoll_ctl, the epoll waits, select and
+// poll (name: the call's name in the trace).
+bool epoll_ctl_entry(Thread& t, const Regs& regs);
+bool epoll_wait_entry(Thread& t, Regs& regs, const char* name);
+bool scan_entry(Thread& t, Regs& regs, const char* name);
+
 // io_uring (uring.cc): the ring io_uring_setup made, and the SQEs of a
 // submission decided at io_uring_enter.
 bool uring_setup_exit(Thread& t, uint64_t params_addr, long ret);
