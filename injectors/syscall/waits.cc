@@ -56,6 +56,19 @@ long long now_ms() {
   return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+// A wait first tried with timeout 0 that had nothing to report: the thread
+// enters it again with the rest of the caller's timeout (argument `arg`),
+// and w records it at that exit. False when the caller's time is up.
+template <typename Wait>
+bool go_on(Thread& th, Regs& out, Wait& w, int arg) {
+  const long long left = w.timeout_ms < 0 ? -1 : w.timeout_ms - (now_ms() - w.started_ms);
+  if (w.timeout_ms >= 0 && left <= 0) return false;
+  w.d.note = waited_on(w.d.note);
+  reenter_call(th.tid, out, arg, static_cast<uint64_t>(left));
+  th.resumed = [rest = w](Thread& t2, Regs& o2) mutable { rest.exit(t2, o2, true); };
+  return true;
+}
+
 // One epoll wait of the program, from its entry to the record: the decision
 // made at entry, and for wait.spurious the zero-timeout try, the pick, and
 // the rest of the caller's timeout when nothing could be reported.
@@ -97,19 +110,10 @@ struct EpollWait {
                   sizeof(epoll_event));
         out.r.rax = static_cast<unsigned long long>(n);
       }
-      if (n == 0 && zeroed) {  // nothing to report: the rest of the caller's wait
-        const long long left = timeout_ms < 0 ? -1 : timeout_ms - (now_ms() - started_ms);
-        if (timeout_ms < 0 || left > 0) {
-          d.note = waited_on(d.note);
-          reenter_call(th.tid, out, 3, static_cast<uint64_t>(left));
-          EpollWait rest = *this;
-          th.resumed = [rest](Thread& t2, Regs& o2) mutable { rest.exit(t2, o2, true); };
-          return;
-        }
-      }
+      if (n == 0 && zeroed && go_on(th, out, *this, 3)) return;
     }
     if (zeroed && !again) out.set_arg(3, static_cast<uint64_t>(timeout_ms));
-    set_regs(th.tid, out);
+    if (zeroed || n != static_cast<int>(r)) set_regs(th.tid, out);
     record_epoll_wait(name, epfd, got.data(), n, maxevents, timeout_ms, e, d, 0, spurious_fd);
   }
 };
@@ -198,16 +202,7 @@ struct ScanWait {
         if (n > before) write_mem(th.tid, set_addr[0], &sets[0], set_bytes(nfds));
       }
       if (n > before) out.r.rax = static_cast<unsigned long long>(n);
-      if (n == 0 && zeroed) {
-        const long long left = timeout_ms < 0 ? -1 : timeout_ms - (now_ms() - started_ms);
-        if (timeout_ms < 0 || left > 0) {
-          d.note = waited_on(d.note);
-          reenter_call(th.tid, out, 2, static_cast<uint64_t>(left));
-          ScanWait rest = *this;
-          th.resumed = [rest](Thread& t2, Regs& o2) mutable { rest.exit(t2, o2, true); };
-          return;
-        }
-      }
+      if (n == 0 && zeroed && go_on(th, out, *this, 2)) return;
     }
     if (zeroed && !again) out.set_arg(2, static_cast<uint64_t>(timeout_ms));
     if (zeroed || n != static_cast<int>(r)) set_regs(th.tid, out);
