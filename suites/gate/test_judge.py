@@ -2,6 +2,7 @@
 reached the server is N/A with the reason, whatever its script saw; a
 failure seen only under robustness faults is a WARN."""
 import dataclasses
+import json
 import random
 
 import pytest
@@ -212,3 +213,20 @@ def test_an_emfile_retry_burst_is_counted_per_thread():
     other = [rec for i in range(50) for rec in (emfile(i, 10_000), emfile(i, 10_000, tid=2))]
     assert case_scripts.emfile_burst(other) == 50                                        # per thread
     assert case_scripts.emfile_burst([]) == 0
+
+
+def test_a_server_that_refuses_to_start_under_the_case_limits_is_na_not_error(tmp_path):
+    """redis-server exits at start under RLIMIT_NOFILE 32 (it wants 32
+    descriptors beyond its clients): accept.emfile.no-spin cannot be judged,
+    an N/A with what the server said, once it started without the limit."""
+    script = tmp_path / "picky"
+    script.write_text("#!/bin/sh\n[ \"$(ulimit -n)\" -ge 64 ] || { echo \"ulimit -n $(ulimit -n): too few\"; exit 1; }\n"
+                      f"exec /usr/bin/python3 {gatehelp.paths.ROOT / 'ci' / 'servers' / 'asyncio-echo'} \"$1\"\n")
+    script.chmod(0o755)
+    out = gatehelp.run("gate", "--server-cmd", f"{script} {{port}}", "--protocol", "echo", "--report", str(tmp_path),
+                       "--cases", "accept.emfile.no-spin,recv.zero.closes")
+    assert out.returncode == 0, out.stdout + out.stderr
+    verdicts = {r["case"]: r for r in json.loads((tmp_path / "report.json").read_text())["results"]}
+    emfile = verdicts["accept.emfile.no-spin"]
+    assert emfile["verdict"] == "N/A" and "does not start with RLIMIT_NOFILE 32" in emfile["message"]
+    assert "ulimit -n 32: too few" in emfile["message"] and verdicts["recv.zero.closes"]["verdict"] == "PASS"
