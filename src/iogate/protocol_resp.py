@@ -1,5 +1,5 @@
-"""RESP2, the Redis protocol (imported by protocols.py at its end, for
-PROTOCOLS: import iogate.protocols first): the client sends arrays of bulk strings (PING,
+"""RESP2, the Redis protocol (imported by protocols.py at its end; adds
+itself to PROTOCOLS): the client sends arrays of bulk strings (PING,
 SET, GET, INCR, MGET), the model knows the one reply a correct Redis sends to
 each and parses the replies as they come (split anywhere, several per chunk).
 
@@ -26,7 +26,7 @@ exactly; after them it accepts only well-formed RESP replies, and a close.
 """
 import collections
 
-from .protocols import CannotJudge, Mismatch, Model, Protocol
+from .protocols import PROTOCOLS, CannotJudge, Mismatch, Model, Protocol
 
 CRLF = b"\r\n"
 MAX_VALUE = 1 << 20          # the largest SET value request() makes
@@ -306,3 +306,6 @@ class Resp(Protocol):
 
     def model(self):
         return RespModel()
+
+
+PROTOCOLS[Resp.name] = Resp()
