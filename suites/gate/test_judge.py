@@ -220,7 +220,8 @@ def test_a_server_that_refuses_to_start_under_the_case_limits_is_na_not_error(tm
     descriptors beyond its clients): accept.emfile.no-spin cannot be judged,
     an N/A with what the server said, once it started without the limit."""
     script = tmp_path / "picky"
-    script.write_text("#!/bin/sh\n[ \"$(ulimit -n)\" -ge 64 ] || { echo \"ulimit -n $(ulimit -n): too few\"; exit 1; }\n"
+    script.write_text("#!/bin/sh\n"
+                      "[ \"$(ulimit -n)\" -ge 64 ] || { echo \"ulimit -n $(ulimit -n): too few\"; exit 1; }\n"
                       f"exec /usr/bin/python3 {gatehelp.paths.ROOT / 'ci' / 'servers' / 'asyncio-echo'} \"$1\"\n")
     script.chmod(0o755)
     out = gatehelp.run("gate", "--server-cmd", f"{script} {{port}}", "--protocol", "echo", "--report", str(tmp_path),
