@@ -12,7 +12,7 @@ import pytest
 import gatehelp
 from iogate import paths
 
-FAST = ["nginx", "asyncio-echo", "node-echo", "apache2"]  # each under 30 s on a quiet 2-core machine
+FAST = ["nginx", "asyncio-echo", "node-echo", "apache2", "memcached"]  # each under 30 s on a quiet 2-core machine
 
 
 def _bench():
