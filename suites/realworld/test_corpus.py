@@ -12,7 +12,7 @@ import pytest
 import gatehelp
 from iogate import paths
 
-FAST = ["nginx", "asyncio-echo", "node-echo", "apache2", "redis-server"]  # each under 30 s on a quiet 2-core machine
+FAST = ["nginx", "asyncio-echo", "node-echo", "apache2", "redis-server", "memcached"]  # each under 30 s on a quiet 2-core machine
 
 
 def _bench():
