@@ -237,7 +237,7 @@ def slow_reader_bounded(ctx):
     c.greet()
     start_rss = ctx.server.rss_bytes()
     chunk = ctx.request(rng, 64 * 1024)
-    sent, stalled_since = 0, None
+    sent, at, stalled_since = 0, 0, None  # at: where in chunk the next send starts (the stream is chunk repeated)
     c.sock.setblocking(False)
     writable = select.poll()  # poll, not select: with many cells at once a client's fd may be >= FD_SETSIZE
     writable.register(c.sock, select.POLLOUT)
@@ -250,13 +250,14 @@ def slow_reader_bounded(ctx):
             continue
         stalled_since = None
         try:
-            n = c.sock.send(chunk)
+            n = c.sock.send(chunk[at:])  # after a short send, the rest first: whole requests, never a prefix
         except BlockingIOError:
             continue
         except OSError:
             break  # the server ended the connection: read_owed judges whether it announced it (HTTP) or not
-        c.model.sent(chunk[:n])
+        c.model.sent(chunk[at:at + n])
         sent += n
+        at = (at + n) % len(chunk)
     c.sock.setblocking(True)
     grown = ctx.server.rss_bytes() - start_rss
     if grown > 48 * 1024 * 1024:

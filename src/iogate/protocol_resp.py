@@ -17,10 +17,10 @@ Closes. Redis ends a connection only on a protocol error, a client timeout
 is owed is a failure. The refusal ("-ERR max number of clients reached" as
 the first reply, then the close) is legal back-pressure: CannotJudge (N/A).
 
-Bytes that are not RESP commands. A script that sends the start of a chunk,
-then the whole chunk again (a partial send() retried from the start), hands
-the server bytes whose meaning depends on the server's parser (Redis: inline
-commands, protocol errors). The model stops judging at the first such byte
+Bytes that are not RESP commands (no case script sends any: slow_reader_bounded
+resumes a short send() where it stopped) would mean what the server's parser
+makes of them (Redis: inline commands, protocol errors). The model stops
+judging at the first such byte
 (`lost`): the replies to the commands before it are still owed and judged
 exactly; after them it accepts only well-formed RESP replies, and a close.
 """
