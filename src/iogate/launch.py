@@ -9,7 +9,7 @@ import shlex
 import shutil
 import sys
 
-from . import bootstrap, elf, paths, plans
+from . import bootstrap, paths, plans
 
 
 def run(command, faults: str, trace=None, backend="auto") -> int:
@@ -30,7 +30,7 @@ def run(command, faults: str, trace=None, backend="auto") -> int:
         print(f"iogate run: cannot run {shlex.join(argv)}: {argv[0]}: no such program", file=sys.stderr)
         return 2
     if backend == "auto":
-        backend = "syscall" if elf.static_program(shutil.which(argv[0])) else "preload"
+        backend = plans.program_backend(shutil.which(argv[0]))
     sys.stdout.flush()
     try:
         os.execve(str(paths.FRESH), [str(paths.FRESH), *plans.backend_argv(backend), *argv],
