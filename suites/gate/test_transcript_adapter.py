@@ -44,13 +44,14 @@ def after(proto, sent):
 
 # -- the file ------------------------------------------------------------------------------
 
+@settings(database=None)  # no .hypothesis directory in the checkout
 @given(st.binary(max_size=300))
 def test_escape_round_trips_any_bytes(data):
     text = escape(data)
     assert "\n" not in text and unescape(text, "t") == data
 
 
-@settings(max_examples=60)
+@settings(max_examples=60, database=None)
 @given(st.binary(max_size=40), st.lists(st.tuples(st.binary(min_size=1, max_size=300), st.binary(max_size=300)),
                                         min_size=1, max_size=5))
 def test_a_transcript_round_trips_through_its_text(greeting, exchanges):
