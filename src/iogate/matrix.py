@@ -12,8 +12,14 @@ from .runner import Target, model_target
 
 
 def reference_targets(backend="auto"):
-    """Every reference model; under its own backend unless one is asked for."""
-    return [model_target(m, backend) for m in models.MODELS if m.built]
+    """Every reference model the gate can run (models.left_out: not the TLS
+    ones yet); under its own backend unless one is asked for."""
+    return [model_target(m, backend) for m in models.MODELS if m.built and not models.left_out(m)]
+
+
+def left_out_note(items, prefix):
+    """One line per model or mutant the gate leaves out, with the reason."""
+    return [f"{prefix}: {m.name} left out: {models.left_out(m)}" for m in items if models.left_out(m)]
 
 
 def external_target(cmd, model_name):

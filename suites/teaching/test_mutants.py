@@ -27,6 +27,8 @@ def test_every_mutant_names_a_real_case_and_model():
 
 @pytest.mark.parametrize("mutant", models.MUTANTS, ids=[m.name for m in models.MUTANTS])
 def test_mutant_fails_its_case(mutant, tmp_path):
+    if models.left_out(mutant):
+        pytest.skip(f"{mutant.name}: {models.left_out(mutant)}")
     case = catalogue.find(mutant.case)
     target = model_target(mutant)
     # A mutant fails deterministically: the gate's confirming rerun of a FAIL (tested in
