@@ -274,9 +274,7 @@ def lt_write_interest_dropped(ctx):
     ctx.require_idle("with the reply sent and the client idle")
 
 
-def greeting_once(ctx):
-    if not ctx.greeting():
-        ctx.not_applicable(f"the {ctx.protocol} protocol has no greeting")
+def greeting_once(ctx):  # needs a greeting (the case table): N/A before it runs for an adapter without one
     rng = random.Random(ctx.seed)
     c = ctx.client()
     c.greet()

@@ -349,6 +349,7 @@ CASES = [
         plan="send.eagain:count=1",
         hit=Hit(("send.eagain",), "the greeting's send() (the first send on its connection), returning EAGAIN",
                 first=True),
+        needs=("greeting",),
         script=s.greeting_once,
         oracle="the first byte is '*', exactly one, then the first reply",
         accepted="queue the greeting like any other output",

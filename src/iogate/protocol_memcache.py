@@ -167,6 +167,7 @@ class MemcacheModel(Model):
 class Memcache(Protocol):
     """memcached's text protocol: sets of binary values (some noreply), gets
     and multi-gets of the keys just set and of keys nobody set."""
+    framing, keep_alive, exchange = "length", "persistent", "request-response"
     name = "memcache"
 
     def request(self, rng, size=16):

@@ -260,6 +260,7 @@ class Resp(Protocol):
     several at once. A request of `size` bytes: a PING when small; else SETs
     of binary values (up to 1 MiB, a GET of each big one, so that the
     replies are as large as the request), GETs, INCRs, MGETs, PINGs."""
+    framing, keep_alive, exchange = "length", "persistent", "request-response"
     name = "resp"
 
     def request(self, rng, size=16):

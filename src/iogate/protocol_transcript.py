@@ -196,6 +196,8 @@ class TranscriptModel(Model):
 
 
 class TranscriptProtocol(Protocol):
+    framing, keep_alive, exchange = "recorded", "persistent", "request-response"
+
     def __init__(self, path: str):
         self.path = os.path.abspath(path)
         self.name = PREFIX + self.path
@@ -254,4 +256,5 @@ def named(name: str) -> Protocol:
     return _loaded[key]
 
 
+named.cls = TranscriptProtocol  # what the family can drive (protocol_caps, docs/protocols.md)
 FAMILIES[PREFIX] = named  # protocols.protocol("transcript:FILE")

@@ -105,3 +105,30 @@ def test_http_refuses_bytes_after_a_response_that_announced_the_close():
     with pytest.raises(Mismatch, match="announced the end of the connection"):
         m.received(b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
                    b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+
+
+# -- capabilities: which cases an adapter can drive (protocol_caps.py) -------------------------
+
+def test_every_adapter_declares_its_capabilities():
+    from iogate import protocol_caps
+    for p in PROTOCOLS.values():
+        caps = protocol_caps.of(p)
+        assert caps.framing in ("frame", "line", "length", "bytes", "recorded"), p.name
+        assert caps.keep_alive in ("persistent", "may-close"), p.name
+        assert caps.exchange in ("request-response", "stream"), p.name
+        assert caps.greeting == bool(p.greeting) and caps.noise == bool(p.noise())
+
+
+def test_a_case_needing_what_the_adapter_lacks_is_na_with_the_reason_before_a_server_starts():
+    from iogate import catalogue, protocol_caps
+    from iogate.runner import Target, run_case
+    from iogate.verdicts import Verdict
+    case = catalogue.find("greeting.delivered-once")
+    assert case.needs == ("greeting",)
+    assert protocol_caps.unmet(case.needs, protocol("seq")) == ""
+    # a command that cannot start: the verdict comes from the capabilities alone
+    res = run_case(case, Target("none", "/nonexistent --port {port}", None), protocol="echo")
+    assert res.verdict == Verdict.NA and "echo protocol adapter cannot drive this case" in res.message
+    assert "speaks first" in res.message
+    with pytest.raises(KeyError):
+        protocol_caps.of(protocol("seq")).has("telepathy")
