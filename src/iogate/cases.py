@@ -349,6 +349,8 @@ CASES = [
         plan="send.eagain:count=1",
         hit=Hit(("send.eagain",), "the greeting's send() (the first send on its connection), returning EAGAIN",
                 first=True),
+        tls_na="under TLS the first send() of a connection is the server's handshake flight (ServerHello...), "
+               "not the greeting: the fault this case needs never reaches the greeting's SSL_write",
         script=s.greeting_once,
         oracle="the first byte is '*', exactly one, then the first reply",
         accepted="queue the greeting like any other output",
