@@ -515,7 +515,7 @@ def states_sentence(faults, trigger=None) -> str:
         if head and head not in heads:
             heads.append(head)
     parts = [f"{h}: {state_of(h)}" for h in heads if state_of(h)]
-    if trigger == "edge" and any(h.startswith("recv.") or h == "wait.spurious" for h in heads):
+    if trigger == "edge" and any(h in ("recv.eagain", "recv.partial", "wait.spurious") for h in heads):
         parts.append(EDGE)
     if not parts:
         parts = ["no fault was injected: the server mishandled plain TLS traffic (its SSL_read/SSL_write loop, "
