@@ -145,7 +145,12 @@ class TlsSocket:
         self._eof = None            # how the server ended its side: "close_notify" | "EOF"
         self._raw_eof = False
         self._buffered = b""        # plaintext taken out of the BIO before a close_notify was written
-        self._handshake(None, wait=False)  # the ClientHello goes out now, as a connect() would send a SYN
+        try:  # the ClientHello goes out now (nothing is read here: what the server answers is judged at use)
+            self._tls.do_handshake()
+        except ssl.SSLWantReadError:
+            pass
+        self._wire += self._out.read()
+        self._write_some(None)
 
     # -- the socket interface ---------------------------------------------------------
     def fileno(self):
