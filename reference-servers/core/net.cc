@@ -19,7 +19,7 @@ namespace {
 [[noreturn]] void usage(const char* model, const char* why) {
   std::fprintf(stderr,
                "%s: %s\nusage: %s [--port N] [--host ADDR] [--protocol seq|echo] [--threads N]\n"
-               "       [--demux select|poll|epoll]\n",
+               "       [--demux select|poll|epoll] [--cert FILE --key FILE]\n",
                model, why, model);
   std::exit(2);
 }
@@ -56,6 +56,10 @@ ServerOptions parse_options(int argc, char** argv, const char* model) {
       if (o.demux != "select" && o.demux != "poll" && o.demux != "epoll") {
         usage(model, "--demux must be select, poll or epoll");
       }
+    } else if (flag == "--cert") {
+      o.cert = value;
+    } else if (flag == "--key") {
+      o.key = value;
     } else {
       usage(model, ("unknown flag " + flag).c_str());
     }

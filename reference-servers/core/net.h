@@ -24,10 +24,11 @@ struct ServerOptions {
   int threads = 4;                 // only for models with workers
   std::string demux;               // --demux: only models with a pluggable demultiplexer
                                    // (reactor) read it; empty = the model's default
+  std::string cert, key;           // --cert/--key: PEM files, read only by the TLS models (tls_epoll)
 };
 
 // Parses --port N, --host H, --protocol seq|echo, --threads N,
-// --demux select|poll|epoll.
+// --demux select|poll|epoll, --cert FILE, --key FILE.
 // On a bad flag prints usage to stderr and exits with status 2.
 ServerOptions parse_options(int argc, char** argv, const char* model);
 

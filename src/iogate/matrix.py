@@ -11,9 +11,16 @@ from . import catalogue, models
 from .runner import Target, model_target
 
 
-def reference_targets(backend="auto"):
-    """Every reference model; under its own backend unless one is asked for."""
-    return [model_target(m, backend) for m in models.MODELS if m.built]
+def reference_targets(backend="auto", tls=False):
+    """Every reference model the gate runs (models.left_out: the TLS ones
+    only under --tls, and only they); under its own backend unless one is
+    asked for."""
+    return [model_target(m, backend) for m in models.MODELS if m.built and not models.left_out(m, tls)]
+
+
+def left_out_note(items, prefix):
+    """One line per model or mutant the gate leaves out, with the reason."""
+    return [f"{prefix}: {m.name} left out: {models.left_out(m)}" for m in items if models.left_out(m)]
 
 
 def external_target(cmd, model_name):

@@ -63,11 +63,14 @@ def test_the_gate_passes_the_reference_servers_and_prints_the_table():
     out = run("gate", "--cases", "recv.zero.closes,recv.eagain.*")
     assert out.returncode == 0, out.stdout + out.stderr
     header = next(line for line in out.stdout.splitlines() if line.startswith("case"))
-    assert header.split()[1:] == [m.name for m in models.MODELS]
+    gated = [m for m in models.MODELS if not models.left_out(m)]
+    assert header.split()[1:] == [m.name for m in gated]
+    for m in models.MODELS:  # a model the gate cannot run yet (TLS) is named with the reason, never dropped silently
+        assert (f"{m.name} left out: {models.left_out(m)}" in out.stderr) == bool(models.left_out(m)), out.stderr
     row = next(line for line in out.stdout.splitlines() if line.startswith("recv.eagain.keeps-connection"))
     # N/A exactly where the profile has blocking sockets or no socket calls to fault (AIO, io_uring)
     want = ["N/A" if not m.profile.nonblocking or m.profile.readiness in ("aio", "io_uring") else "PASS"
-            for m in models.MODELS]
+            for m in gated]
     assert row.split()[1:] == want
 
 
@@ -124,7 +127,8 @@ def test_iogate_run_of_a_missing_program_is_one_line_and_exit_2():
 
 def test_the_readme_counts_the_cases_and_servers_the_tables_hold():
     text = (paths.ROOT / "README.md").read_text()
-    assert f"{len(models.MODELS)} reference servers x {len(catalogue.load())} cases" in text
+    gated = [m for m in models.MODELS if not models.left_out(m)]
+    assert f"{len(gated)} reference servers x {len(catalogue.load())} cases" in text
     assert f"Each of the {len(catalogue.load())} cases" in text
 
 
