@@ -184,10 +184,18 @@ def test_cert_placeholders_without_tls_are_a_usage_error():
     assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1 and "{key}" in out.stderr
 
 
-def test_tls_without_a_server_command_is_a_usage_error():
-    out = run("gate", "--tls")
-    assert out.returncode == 2 and len(out.stderr.strip().splitlines()) == 1
-    assert "--tls needs --server-cmd" in out.stderr
+def test_tls_without_a_server_command_gates_the_tls_reference_servers(tmp_path):
+    from iogate import models
+    tls_models = [m.name for m in models.MODELS if m.tls and m.built]
+    if not tls_models:
+        pytest.skip("no TLS reference server is built")
+    out, rep = gate_report(tmp_path, "--tls", "--cases", "recv.*,peer.half-close.*,greeting.*")
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert [t["name"] for t in rep["targets"]] == tls_models
+    assert {r["verdict"] for r in rep["results"]} <= {"PASS", "N/A"}
+    plain = run("gate", "--cases", "recv.zero.closes")
+    for name in tls_models:  # the plain gate names them with the reason
+        assert f"{name} left out: it speaks TLS: it runs under --tls" in plain.stderr
 
 
 def test_run_tls_hands_the_paths_and_removes_them(tmp_path):
