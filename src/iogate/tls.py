@@ -261,7 +261,7 @@ class TlsSocket:
                     return b""
             self._progress()
             if self._wire:
-                self._write_some(None)  # never block a read on a write
+                self._write_quietly()  # never block a read on a write
             if self._eof:
                 return b""
             got = self._read_plain(n)
@@ -356,6 +356,15 @@ class TlsSocket:
             self._fin = True
             self._raw.shutdown(socket.SHUT_WR)
 
+    def _write_quietly(self):
+        """Non-blocking write on a read path: a connection the server has
+        closed or reset for writing is not this read's failure (the read
+        itself then meets the EOF or the reset, as recv() would)."""
+        try:
+            self._write_some(None)
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
+            self._wire = b""
+
     def _notify(self):
         """close_notify into _wire. SSLObject.unwrap() writes it, then tries
         to read the server's: the memory BIO is empty by then (the caller read
@@ -430,7 +439,7 @@ class TlsSocket:
                 self._tls.do_handshake()
             except ssl.SSLWantReadError:
                 self._wire += self._out.read()
-                self._write_some(None)
+                self._write_quietly()
                 if self._raw_eof:
                     self._eof = "EOF"
                     self.stage = "the TLS handshake (the server closed the connection during it)"
@@ -455,7 +464,7 @@ class TlsSocket:
             self.stage = "after the TLS handshake"
             self._wire += self._out.read()
             self._progress()
-            self._write_some(None)
+            self._write_quietly()
 
     def do_handshake(self) -> bool:
         """Complete the handshake (blocking, bounded by the socket's timeout):
@@ -502,6 +511,13 @@ STATES = {
 EDGE = ("under edge-triggered readiness, plaintext OpenSSL already decrypted and holds (SSL_pending) or a record "
         "it has read whole brings no new edge: the server must call SSL_read until SSL_ERROR_WANT_READ (or check "
         "SSL_pending) before it waits again")
+# A case whose point is a TLS state of its own, named before the faults' (the case table's ids).
+CASE_STATES = {
+    "et.read.drains-until-eagain": EDGE,
+    "send.slow-reader.bounded": "a client that stops reading makes SSL_write return SSL_ERROR_WANT_WRITE and keep "
+                                "the rest of its record: the retry must pass the same buffer and length (not the "
+                                "grown output queue), and input must stop being taken while output is owed",
+}
 
 
 def state_of(fault_head: str) -> str:
@@ -511,16 +527,19 @@ def state_of(fault_head: str) -> str:
     return ""
 
 
-def states_sentence(faults, trigger=None) -> str:
+def states_sentence(faults, trigger=None, case_id="") -> str:
     """The TLS states the injected faults of a cell became (faults: the
-    compact fault records of a Result), in the order they first fired."""
+    compact fault records of a Result), in the order they first fired; the
+    case's own TLS state (CASE_STATES) first."""
     heads = []
     for f in faults or []:
         head = str(f.get("fault") or "").split(":", 1)[0]
         if head and head not in heads:
             heads.append(head)
     parts = [f"{h}: {state_of(h)}" for h in heads if state_of(h)]
-    if trigger == "edge" and any(h in ("recv.eagain", "recv.partial", "wait.spurious") for h in heads):
+    if case_id in CASE_STATES:
+        parts.insert(0, CASE_STATES[case_id])
+    elif trigger == "edge" and any(h in ("recv.eagain", "recv.partial", "wait.spurious") for h in heads):
         parts.append(EDGE)
     if not parts:
         parts = ["no fault was injected: the server mishandled plain TLS traffic (its SSL_read/SSL_write loop, "
