@@ -267,3 +267,16 @@ def test_recv_error_closes_tolerates_a_reset_inside_the_handshake():
     import inspect
     from iogate import case_scripts
     assert "ctx.tls" in inspect.getsource(case_scripts.recv_error_closes)
+
+
+def test_a_tls_report_replays_under_tls(tmp_path):
+    from iogate import models
+    if not any(m.tls and m.built for m in models.MODELS):
+        pytest.skip("no TLS reference server is built")
+    out, rep = gate_report(tmp_path, "--tls", "--cases", "recv.partial.state-preserved")
+    assert out.returncode == 0 and rep["tls"], out.stdout + out.stderr
+    assert all(r["replay"].endswith("--tls --cases recv.partial.state-preserved --seed 1") or "--tls" in r["replay"]
+               for r in rep["results"])
+    again = run("replay", str(tmp_path), "recv.partial.state-preserved")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "now: PASS" in again.stdout
