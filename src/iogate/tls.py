@@ -202,7 +202,7 @@ class TlsSocket:
         if not self.handshaken:
             self._handshake(None, wait=False)
         self._progress()
-        self._write_some(block_until=None)
+        self._write_some(None)
 
     def send(self, data, flags=0):
         deadline = self._deadline()
@@ -281,14 +281,17 @@ class TlsSocket:
         self._shut_wanted = True
         if self._timeout != 0:
             deadline = self._deadline()
-            if not self.handshaken:
-                self._handshake(deadline, wait=True)
-            self._progress()
-            self._write_some(deadline, all_of_it=True)
-            self._progress()
+            try:
+                if not self.handshaken:
+                    self._handshake(deadline, wait=True)
+                self._progress()
+                self._write_some(deadline, all_of_it=True)
+                self._progress()
+            except socket.timeout:  # a server that stalls: the half-close waits (deferred), reads judge the stall
+                return
         else:
-            self.flush()
-        if not self.handshaken and not self._fin:  # the handshake never completed: the FIN alone
+            self.flush()  # non-blocking: the rest follows from flush() (wants_write() says when)
+        if self._timeout != 0 and not self.handshaken and not self._fin:  # the handshake ended: the FIN alone
             self._fin = True
             self._raw.shutdown(socket.SHUT_WR)
         if how == socket.SHUT_RDWR:

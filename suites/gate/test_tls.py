@@ -129,6 +129,27 @@ def test_decrypted_plaintext_is_pending_for_the_pollers(material):
     t.join(5)
 
 
+def test_a_non_blocking_half_close_waits_for_the_handshake_then_is_close_notify(material):
+    port, t, seen = tls_echo_server(material, replies=b"bye")
+    s = tls.wrap(socket.create_connection(("127.0.0.1", port)), material, timeout=0.0)
+    s.shutdown(socket.SHUT_WR)  # before the handshake: no bare FIN, it waits
+    assert not s._fin and s.wants_read_only()
+    s.settimeout(5)
+    assert s.do_handshake()
+    s.setblocking(False)
+    s.flush()  # the close_notify, then the FIN
+    s.settimeout(5)
+    got = b""
+    while True:
+        chunk = s.recv(100)
+        if not chunk:
+            break
+        got += chunk
+    t.join(5)
+    assert seen == ["close_notify"] and got == b"bye" and s._fin
+    s.close()
+
+
 def test_a_non_blocking_send_is_retried_with_the_same_bytes(material):
     sock = socket.create_connection(("127.0.0.1", tls_echo_server(material)[0]))
     s = tls.wrap(sock, material, timeout=5)
@@ -229,7 +250,8 @@ def test_a_plain_server_under_tls_is_a_clear_harness_error(tmp_path):
 
 # -- real servers -------------------------------------------------------------------------
 
-@pytest.mark.skipif(not stunnel(), reason="stunnel4 is not installed (apt-get install stunnel4; ci/debian-packages.txt)")
+@pytest.mark.skipif(not stunnel(), reason="stunnel4 is not installed (apt-get install stunnel4; "
+                                          "ci/debian-packages.txt)")
 def test_stunnel4_in_front_of_the_echo_server_has_no_false_fail(tmp_path):
     out, rep = gate_report(tmp_path, "--server-cmd", STUNNEL_CMD, "--protocol", "echo", "--tls")
     verdicts = {r["case"]: r["verdict"] for r in rep["results"]}
