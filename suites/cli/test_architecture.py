@@ -52,8 +52,7 @@ def test_the_shim_knows_nothing_of_python():
 
 
 def test_no_server_includes_another_servers_file():
-    shared = {p.name for d in ("core", "reactor_framework", "tls")  # tls/: the TLS servers' shared OpenSSL code
-              for p in (paths.ROOT / "reference-servers" / d).iterdir()}
+    shared = {p.name for d in ("core", "reactor_framework", "tls") for p in (paths.ROOT / "reference-servers" / d).iterdir()}
     for path in (paths.ROOT / "reference-servers").glob("*.cc"):
         for header in re.findall(r'^#include "([^"]+)"', path.read_text(), re.M):
             assert header.split("/")[-1] in shared, f"{path.name} includes {header}"
