@@ -11,10 +11,11 @@ from . import catalogue, models
 from .runner import Target, model_target
 
 
-def reference_targets(backend="auto"):
-    """Every reference model the gate can run (models.left_out: not the TLS
-    ones yet); under its own backend unless one is asked for."""
-    return [model_target(m, backend) for m in models.MODELS if m.built and not models.left_out(m)]
+def reference_targets(backend="auto", tls=False):
+    """Every reference model the gate runs (models.left_out: the TLS ones
+    only under --tls, and only they); under its own backend unless one is
+    asked for."""
+    return [model_target(m, backend) for m in models.MODELS if m.built and not models.left_out(m, tls)]
 
 
 def left_out_note(items, prefix):

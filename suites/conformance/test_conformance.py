@@ -46,10 +46,10 @@ def trace_of(workdir):
 
 
 @pytest.mark.parametrize("model,case,backend,binary", CELLS, ids=[cell_id(*cell) for cell in CELLS])
-def test_reference_server_passes(model, case, backend, binary, tmp_path):
-    if models.left_out(model):
-        pytest.skip(f"{model.name}: {models.left_out(model)}")
+def test_reference_server_passes(model, case, backend, binary, tmp_path, iogate_tls):
     target = model_target(model, backend)
+    if model.tls:  # a TLS server: its clients speak TLS with the session's throwaway certificate (--tls)
+        target.tls = iogate_tls
     if binary:
         target.command = target.command.replace(str(model.binary), str(paths.BIN / binary))
         target.name = binary
