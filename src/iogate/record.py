@@ -14,11 +14,12 @@ nothing written (usage, the client or the server failed, nothing recorded).
 """
 import os
 import shlex
+import signal
 import subprocess
 import sys
 import time
 
-from . import atomic, bootstrap, timeouts
+from . import atomic, bootstrap, processes, timeouts
 from .client import Client
 from .protocols import protocol as protocol_named
 from .record_proxy import Proxy, RecordError
@@ -67,7 +68,8 @@ def run_client(proxy, argv):
     """Run the user's client with the proxy's port; forward its connections until it exits and they end."""
     argv = [a.replace("{port}", str(proxy.port)) for a in argv]
     try:
-        proc = subprocess.Popen(argv)
+        # its own session: the client and whatever it starts (sh -c '...; redis-cli') end together with it
+        proc = subprocess.Popen(argv, start_new_session=True)
     except OSError as e:
         raise RecordError(f"cannot start the client {argv[0]}: {e.strerror}")
     try:
@@ -82,9 +84,11 @@ def run_client(proxy, argv):
         while proxy.open and time.monotonic() < deadline:
             proxy.step(0.05)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the group it leads (its own, by pid): nothing of it outlives us
+        except ProcessLookupError:
+            pass
+        proc.wait()
     if proc.returncode != 0:
         raise RecordError(f"the client exited with status {proc.returncode}: nothing written (a failed client "
                           f"makes no transcript)")
@@ -115,6 +119,13 @@ def check(path, command) -> str:
 
 
 def main(args):
+    """SIGINT, SIGTERM, SIGHUP, SIGQUIT: the server and the client are ended (the finally blocks) and the
+    command line says 'interrupted', exit 2."""
+    with processes.Interruptible():
+        return _main(args)
+
+
+def _main(args):
     argv = list(args.client)
     if argv[:1] == ["--"]:
         argv = argv[1:]

@@ -231,3 +231,32 @@ def test_the_gate_with_a_transcript_passes_the_reference_and_fails_a_mutant(seq_
                      "et.read.drains-until-eagain", "--jobs", "2")
     assert r.returncode == 0 and f"{mutant}" in r.stdout + r.stderr, r.stdout[-3000:] + r.stderr[-2000:]
     assert os.path.exists(seq_transcript)
+
+
+def test_a_signal_ends_record_with_its_server_and_client(tmp_path):
+    """SIGTERM while the client runs: exit 2, one line, the server and the client's whole group ended."""
+    import signal
+    import subprocess
+    from iogate import procfs
+    pidfile = tmp_path / "client.pid"
+    p = subprocess.Popen([gatehelp.IOGATE, "record", "--server-cmd", f"{gatehelp.binary('epoll_et')} --port {{port}}",
+                          "--out", str(tmp_path / "t"), "--", "sh", "-c",
+                          f"sleep 60 & echo $! > {pidfile}; wait # {{port}}"],
+                         env=gatehelp.ENV, stderr=subprocess.PIPE, text=True)
+    line = p.stderr.readline()
+    assert "the server listens on" in line, line
+    port = int(line.split("listens on ")[1].split(";")[0])
+    for _ in range(500):  # the client has started when its pid file is written (bounded poll, not a sleep)
+        if pidfile.exists() and pidfile.read_text().strip():
+            break
+        try:
+            p.wait(0.01)
+        except subprocess.TimeoutExpired:
+            pass
+    client = int(pidfile.read_text())  # the client's own child: its group must end with it
+    p.send_signal(signal.SIGTERM)
+    _, rest = p.communicate(timeout=30)  # a client child left alive would hold stderr open for 60 s
+    assert p.returncode == 2 and "interrupted" in rest and "Traceback" not in rest
+    assert port not in procfs.listening_ports()
+    assert not os.path.exists(f"/proc/{client}") or open(f"/proc/{client}/stat").read().split()[2] == "Z"
+    assert not (tmp_path / "t").exists()
