@@ -17,7 +17,8 @@ CHANGE_DRIVEN = [m for m in models.MODELS if m.profile.trigger in ("edge", "ones
 def test_fifty_clients_are_served_under_heavy_faults(iogate_server, model):
     srv = iogate_server(model.name, plan=HEAVY, protocol="echo")
     rng = random.Random(11)
-    clients = [Client(srv.port, f"c{i}", "echo") for i in range(50)]
+    tls = getattr(srv, "tls", None)  # a TLS model's clients speak TLS
+    clients = [Client(srv.port, f"c{i}", "echo", tls=tls) for i in range(50)]
     payloads = [rng.randbytes(2048) for _ in clients]
     exchange(clients, payloads, kind="bulk")
     for c in clients:
@@ -36,7 +37,7 @@ def test_libfiu_control_thread_never_takes_the_servers_signals(iogate_server, mo
     # the server's real-time IO signals, sigwaitinfo in the server would miss them.
     monkeypatch.setenv("IOGATE_FIU_CTRL", str(tmp_path / "fiu"))
     srv = iogate_server(model.name, plan="recv.partial:max=3", protocol="echo")
-    clients = [Client(srv.port, f"c{i}", "echo") for i in range(20)]
+    clients = [Client(srv.port, f"c{i}", "echo", tls=getattr(srv, "tls", None)) for i in range(20)]
     rng = random.Random(3)
     exchange(clients, [rng.randbytes(4096) for _ in clients], kind="reply")
     status = open(f"/proc/{srv.proc.pid}/status").read()
