@@ -251,30 +251,39 @@ def test_a_plain_server_under_tls_is_a_clear_harness_error(tmp_path):
 
 # -- real servers -------------------------------------------------------------------------
 
+# The cases where TLS meets the fault (records cut, WANT_READ/WANT_WRITE, half-close, readiness): the whole
+# catalogue on stunnel4 and nginx https is the real-world corpus's (ci/servers/corpus.tsv, bench/realworld).
+TLS_CASES = "recv.*,send.partial.*,send.eagain.*,et.*,stream.*,peer.*,spurious.*,greeting.*,eintr.*"
+# stunnel spends about 1 s per injected EAGAIN and spurious event (its poll() timeout, docs/realworld.md):
+# those cases take 15-40 s each on it, so its quick check leaves them to the corpus
+STUNNEL_CASES = TLS_CASES + ",!recv.eagain.*,!send.eagain.*,!spurious.*"
+
+
 @pytest.mark.skipif(not stunnel(), reason="stunnel4 is not installed (apt-get install stunnel4; "
                                           "ci/debian-packages.txt)")
 def test_stunnel4_in_front_of_the_echo_server_has_no_false_fail(tmp_path):
-    out, rep = gate_report(tmp_path, "--server-cmd", STUNNEL_CMD, "--protocol", "echo", "--tls")
+    out, rep = gate_report(tmp_path, "--server-cmd", STUNNEL_CMD, "--protocol", "echo", "--tls", "--cases",
+                           STUNNEL_CASES)
     verdicts = {r["case"]: r["verdict"] for r in rep["results"]}
     bad = {r["case"]: r["message"] for r in rep["results"] if r["verdict"] in ("FAIL", "ERROR")}
     assert not bad, out.stdout + out.stderr
     assert out.returncode == 0, out.stdout + out.stderr
     assert rep["tls"] is True and all(r.get("tls") for r in rep["results"])
     assert verdicts["greeting.delivered-once"] == "N/A"
-    assert sum(v == "PASS" for v in verdicts.values()) >= 15
+    assert sum(v == "PASS" for v in verdicts.values()) >= 8
     assert 'name="iogate.tls" value="true"' in (tmp_path / "junit.xml").read_text()
     assert "over TLS" in out.stderr
 
 
 @pytest.mark.skipif(not nginx(), reason="nginx is not installed (apt-get install nginx; ci/debian-packages.txt)")
 def test_nginx_https_has_no_false_fail(tmp_path):
-    out, rep = gate_report(tmp_path, "--server-cmd", NGINX_TLS_CMD, "--protocol", "http", "--tls")
+    out, rep = gate_report(tmp_path, "--server-cmd", NGINX_TLS_CMD, "--protocol", "http", "--tls", "--cases", TLS_CASES)
     bad = {r["case"]: r["message"] for r in rep["results"] if r["verdict"] in ("FAIL", "ERROR")}
     assert not bad, out.stdout + out.stderr
     assert out.returncode == 0, out.stdout + out.stderr
     assert "detected the model of nginx: epoll(7), edge-triggered, non-blocking sockets" in out.stderr
     verdicts = {r["case"]: r["verdict"] for r in rep["results"]}
-    assert sum(v == "PASS" for v in verdicts.values()) >= 15
+    assert sum(v == "PASS" for v in verdicts.values()) >= 8
 
 
 def test_every_case_says_whether_it_applies_under_tls():

@@ -40,7 +40,7 @@ def test_corpus_server_gets_exactly_its_expected_verdicts(name, tmp_path):
     row = CORPUS[name]
     if not BENCH.installed(row["package"]):
         pytest.skip(f"Debian package {row['package']} is not installed (ci/debian-packages.txt)")
-    out = gatehelp.run("gate", "--server-cmd", BENCH.absolute_command(row["command"]), "--protocol", row["protocol"],
+    out = gatehelp.run("gate", "--server-cmd", BENCH.absolute_command(row["command"]), *BENCH.protocol_args(row),
                        "--report", str(tmp_path), cwd=str(paths.ROOT))
     assert out.returncode in (0, 1), out.stdout + out.stderr
     results = json.loads((tmp_path / "report.json").read_text())["results"]
