@@ -45,7 +45,7 @@ def test_socat_echo_gets_its_two_explained_warnings(tmp_path):
     TCP socket readable to its only reader: a robustness WARN (V18), exit 0
     (1 with --strict)."""
     out = run("gate", "--server-cmd", SOCAT_ECHO, "--protocol", "echo", "--jobs", "2", "--report", str(tmp_path),
-              "--cases", "spurious.*,accept.nonblock*,recv.*,peer.*")
+              "--cases", "spurious.*,accept.nonblock*")  # the other cases: the test below
     assert out.returncode == 0, out.stdout + out.stderr
     assert "select(2), level-triggered, blocking sockets, a process per connection" in out.stderr
     rep = json.loads((tmp_path / "report.json").read_text())
