@@ -85,6 +85,8 @@ def usable():
 
 
 def _probe():
+    if os.environ.get("IOGATE_NO_CGROUPS"):  # the marker alone (docs/containment.md): how other machines run
+        return {}
     mounts, own = _mounts(), _own_paths()
     out = {}
     for kind, (point, root) in mounts.items():

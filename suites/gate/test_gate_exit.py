@@ -102,9 +102,12 @@ def gate_target():
                          ids=["SIGINT", "SIGTERM", "SIGHUP", "SIGQUIT"])
 def test_an_interrupted_gate_ends_every_child_leaves_no_port_and_reports_the_finished_cells(sig, tmp_path):
     cmd, *rest = gate_target()
+    scratch = tmp_path / "tmp"  # the gate's TMPDIR: the work directories of its cells
+    scratch.mkdir()
     gate = subprocess.Popen([IOGATE, "gate", "--server-cmd", cmd, *rest, "--jobs", "2", "--report", str(tmp_path),
                              "--junit", str(tmp_path / "junit.xml")], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=ENV, start_new_session=True)
+                            stderr=subprocess.PIPE, text=True, env=dict(ENV, TMPDIR=str(scratch)),
+                            start_new_session=True)
     seen, ports, lines = {}, set(), []
     reader = threading.Thread(target=lambda: lines.extend(iter(gate.stderr.readline, "")), daemon=True)
     reader.start()
@@ -134,6 +137,7 @@ def test_an_interrupted_gate_ends_every_child_leaves_no_port_and_reports_the_fin
     assert rep["interrupted"] and rep["exit_code"] == 2
     assert 6 <= len(rep["results"]) < 37
     assert (tmp_path / "report.html").exists() and (tmp_path / "junit.xml").exists()
+    assert not list(scratch.iterdir()), f"left in the gate's TMPDIR: {list(scratch.iterdir())}"
 
 
 CAPPED = os.path.join(os.path.dirname(__file__), "servers", "capped_poll.py")

@@ -87,18 +87,24 @@ def error_line(out):
     return next(line for line in out.splitlines() if line.startswith("iogate gate: ERROR"))
 
 
-def test_a_daemonizing_server_is_one_clear_error_and_nothing_of_it_is_left(tmp_path):
+# Containment by control group where the machine allows it, by the environment marker elsewhere: both.
+MEANS = pytest.mark.parametrize("means", [{}, {"IOGATE_NO_CGROUPS": "1"}], ids=["cgroup-if-any", "marker"])
+
+
+@MEANS
+def test_a_daemonizing_server_is_one_clear_error_and_nothing_of_it_is_left(tmp_path, means):
     rc, out, err, pid, _, report = gate(hostile_cmd("daemonize"), tmp_path, "--model", "epoll_et",
-                                        "--cases", CASE)
+                                        "--cases", CASE, env=means)
     assert rc == 2, out + err
     assert "it daemonized" in error_line(out) and "foreground" in error_line(out), out
     assert report["exit_code"] == 2
     nothing_left(pid)
 
 
-def test_a_helper_in_its_own_session_is_killed_and_named_in_the_report(tmp_path):
+@MEANS
+def test_a_helper_in_its_own_session_is_killed_and_named_in_the_report(tmp_path, means):
     rc, out, err, pid, _, report = gate(hostile_cmd("setsid-helper"), tmp_path, "--model", "epoll_et",
-                                        "--cases", CASE)
+                                        "--cases", CASE, env=means)
     assert rc == 0, out + err
     [cell] = report["results"]
     assert cell["verdict"] == "PASS" and "left 1 process behind" in cell["contained"], cell
@@ -124,17 +130,19 @@ def test_100_mb_of_output_without_a_newline_costs_the_gate_one_cap_of_memory(tmp
     nothing_left(pid)
 
 
-def test_a_server_eating_memory_is_ended_at_its_limit_as_an_error(tmp_path):
+@MEANS
+def test_a_server_eating_memory_is_ended_at_its_limit_as_an_error(tmp_path, means):
     rc, out, err, pid, _, report = gate(hostile_cmd("eat-memory"), tmp_path, "--model", "epoll_et",
-                                        "--cases", CASE, "--max-memory", "200M")
+                                        "--cases", CASE, "--max-memory", "200M", env=means)
     assert rc == 2, out + err
     assert "memory" in error_line(out) and "--max-memory" in error_line(out), out
     nothing_left(pid)
 
 
-def test_a_fork_bomb_is_ended_at_its_process_limit_as_an_error(tmp_path):
+@MEANS
+def test_a_fork_bomb_is_ended_at_its_process_limit_as_an_error(tmp_path, means):
     rc, out, err, pid, _, report = gate(hostile_cmd("fork-bomb"), tmp_path, "--model", "epoll_et",
-                                        "--cases", CASE, "--max-procs", "40")
+                                        "--cases", CASE, "--max-procs", "40", env=means)
     assert rc == 2, out + err
     assert "40 processes" in error_line(out) and "--max-procs" in error_line(out), out
     nothing_left(pid)
