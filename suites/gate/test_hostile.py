@@ -109,6 +109,7 @@ def test_a_helper_in_its_own_session_is_killed_and_named_in_the_report(tmp_path,
     [cell] = report["results"]
     assert cell["verdict"] == "PASS" and "left 1 process behind" in cell["contained"], cell
     assert "(sleep)" in cell["contained"] and cell["contained"].endswith("killed")
+    assert "NOTE: " in out and "left 1 process behind" in out and report["contained"], out
     nothing_left(pid)
 
 
