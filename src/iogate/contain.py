@@ -22,31 +22,10 @@ import os
 import signal
 import time
 
-from . import cgroups
+from . import cgroups, procfs
 
 MARK = "IOGATE_INSTANCE"
 _serial = itertools.count(1)
-
-
-def _stat(pid):
-    """(comm, ppid, pgid, state) of a process, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            comm, rest = f.read().split(" (", 1)[1].rsplit(")", 1)
-        fields = rest.split()
-        return comm, int(fields[1]), int(fields[2]), fields[0]
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def _all_stats():
-    out = {}
-    for name in os.listdir("/proc"):
-        if name.isdigit():
-            st = _stat(int(name))
-            if st:
-                out[int(name)] = st
-    return out
 
 
 def _descendants(root, stats):
@@ -115,9 +94,9 @@ class Box:
         """Pids of the live (non-zombie) processes of this instance."""
         group = self.group(*self.groups)  # each group holds every member (iogate-fresh joined them all)
         if group:
-            pids = {p for p in cgroups.pids_in(group) if (_stat(p) or ("", 0, 0, "Z"))[3] != "Z"}
+            pids = {p for p in cgroups.pids_in(group) if (procfs.stat(p) or ("", 0, 0, "Z"))[3] != "Z"}
         else:
-            stats = _all_stats()
+            stats = procfs.all_stats()
             pids = {p for p in _descendants(os.getpid(), stats) if stats[p][3] != "Z" and _has_mark(p, self.token)}
         self.seen |= pids
         return pids
@@ -126,7 +105,7 @@ class Box:
         """'pid 123 (sleep)' for each pid still there."""
         out = []
         for pid in sorted(pids):
-            st = _stat(pid)
+            st = procfs.stat(pid)
             if st:
                 out.append(f"pid {pid} ({st[0]})")
         return out
@@ -161,7 +140,7 @@ class Box:
     def _reap(pids):
         me = os.getpid()
         for pid in pids:
-            st = _stat(pid)
+            st = procfs.stat(pid)
             if st and st[1] == me:
                 try:
                     os.waitpid(pid, os.WNOHANG)
