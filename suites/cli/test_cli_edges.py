@@ -65,3 +65,51 @@ def test_a_report_that_python_cannot_parse_is_one_line_and_exit_2(tmp_path, cont
     path.write_bytes(content)
     out = run("merge", str(tmp_path / "out"), str(path), timeout=60)
     assert out.returncode == 2 and one_line(out) and why in out.stderr, out.stdout + out.stderr
+
+
+# -- outputs that cannot be written: refused before anything runs -------------------------------------------
+
+def unwritable(tmp_path):
+    """Paths no one can write, root included: under a regular file, under /proc."""
+    (tmp_path / "afile").write_text("")
+    return {"under a file": str(tmp_path / "afile" / "out"), "under /proc": "/proc/iogate-no-such/out"}
+
+
+@pytest.mark.parametrize("where", ["under a file", "under /proc"])
+def test_merge_into_a_directory_that_cannot_be_made_is_one_line_and_exit_2(tmp_path, where):
+    (tmp_path / "report.json").write_text(json.dumps(report_with()))
+    out = run("merge", unwritable(tmp_path)[where], str(tmp_path / "report.json"), timeout=60)
+    assert out.returncode == 2 and one_line(out), out.stdout + out.stderr
+    assert out.stderr.startswith(f"iogate merge: cannot write {unwritable(tmp_path)[where]}: "), out.stderr
+
+
+GATES = {"mutants": ["--mutants", "--cases", "recv.zero.closes"],
+         "reference servers": ["--cases", "recv.zero.closes"],
+         "server-cmd": ["--server-cmd", "no-such-server --port {port}", "--model", "epoll_et",
+                        "--cases", "recv.zero.closes"]}
+
+
+@pytest.mark.parametrize("mode", GATES)
+@pytest.mark.parametrize("option", ["--report", "--junit"])
+@pytest.mark.parametrize("where", ["under a file", "under /proc"])
+def test_a_gate_report_that_cannot_be_written_is_refused_before_any_cell(tmp_path, mode, option, where):
+    path = unwritable(tmp_path)[where] + ("/junit.xml" if option == "--junit" else "")
+    out = run("gate", *GATES[mode], option, path, timeout=300)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert one_line(out), out.stdout + out.stderr  # no cell, no progress line: refused first
+    assert out.stderr.startswith(f"iogate gate: cannot write {option} {path}: "), out.stderr
+
+
+def test_a_report_directory_that_is_a_file_and_a_junit_that_is_a_directory_are_refused(tmp_path):
+    (tmp_path / "afile").write_text("")
+    for option, path in (("--report", tmp_path / "afile"), ("--junit", tmp_path)):
+        out = run("gate", "--cases", "recv.zero.closes", option, str(path), timeout=60)
+        assert out.returncode == 2 and one_line(out) and "cannot write" in out.stderr, out.stdout + out.stderr
+
+
+def test_run_trace_and_record_out_that_cannot_be_written_are_one_line_and_exit_2(tmp_path):
+    path = unwritable(tmp_path)["under a file"]
+    out = run("run", "--faults", "recv.partial:max=1", "--trace", path, "--", "true", timeout=60)
+    assert out.returncode == 2 and one_line(out) and f"cannot write --trace {path}" in out.stderr, out.stderr
+    out = run("record", "--server-cmd", "srv {port}", "--out", path, "--", "client", "{port}", timeout=60)
+    assert out.returncode == 2 and one_line(out) and f"cannot write --out {path}" in out.stderr, out.stderr
