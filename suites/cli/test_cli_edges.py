@@ -113,3 +113,78 @@ def test_run_trace_and_record_out_that_cannot_be_written_are_one_line_and_exit_2
     assert out.returncode == 2 and one_line(out) and f"cannot write --trace {path}" in out.stderr, out.stderr
     out = run("record", "--server-cmd", "srv {port}", "--out", path, "--", "client", "{port}", timeout=60)
     assert out.returncode == 2 and one_line(out) and f"cannot write --out {path}" in out.stderr, out.stderr
+
+
+# -- merge: shards of one matrix only ------------------------------------------------------------------------
+
+CASES = "recv.zero.closes,eintr.retried,idle.no-spin"
+
+
+@pytest.fixture(scope="module")
+def shard_reports(tmp_path_factory):
+    """Shard reports of several matrices: (model, cases, I/N) -> report directory."""
+    from gatehelp import binary, have
+    if not have("epoll_et") or not have("epoll_lt"):
+        pytest.skip("epoll_et or epoll_lt is not built")
+    made = {}
+    for model, cases, part in (("epoll_et", CASES, "1/2"), ("epoll_et", CASES, "2/2"), ("epoll_et", CASES, "2/3"),
+                               ("epoll_lt", CASES, "2/2"), ("epoll_et", "recv.zero.closes,eintr.retried", "2/2")):
+        where = tmp_path_factory.mktemp("shard")
+        out = run("gate", "--server-cmd", f"{binary(model)} --port {{port}}", "--model", model, "--cases", cases,
+                  "--shard", part, "--report", str(where))
+        assert out.returncode == 0, out.stdout + out.stderr
+        made[(model, cases, part)] = str(where)
+    return made
+
+
+@pytest.mark.parametrize("other,why", [
+    pytest.param(("epoll_et", CASES, "2/3"), "the shards come from different splits: {a} is shard 1/2, {b} is shard "
+                 "2/3", id="other-N"),
+    pytest.param(("epoll_lt", CASES, "2/2"), "{a} and {b} are shards of different matrices: their servers differ",
+                 id="other-server"),
+    pytest.param(("epoll_et", "recv.zero.closes,eintr.retried", "2/2"),
+                 "{a} and {b} are shards of different matrices: their cases differ (idle.no-spin)", id="other-cases"),
+])
+def test_merging_shards_of_different_matrices_is_refused_in_one_line(shard_reports, tmp_path, other, why):
+    a, b = shard_reports[("epoll_et", CASES, "1/2")], shard_reports[other]
+    out = run("merge", str(tmp_path / "out"), a, b, timeout=60)
+    assert out.returncode == 2 and one_line(out), out.stdout + out.stderr
+    assert f"iogate merge: {why.format(a=a, b=b)}" in out.stderr, out.stderr
+    assert not (tmp_path / "out").exists()
+
+
+def test_the_shards_of_one_matrix_still_merge(shard_reports, tmp_path):
+    parts = [shard_reports[("epoll_et", CASES, p)] for p in ("1/2", "2/2")]
+    out = run("merge", str(tmp_path / "out"), *parts, timeout=60)
+    assert out.returncode == 0, out.stdout + out.stderr
+    merged = json.loads((tmp_path / "out" / "report.json").read_text())
+    assert len(merged["results"]) == 3 and not merged["incomplete"]
+
+
+def test_a_whole_run_and_a_shard_are_not_merged(tmp_path):
+    from iogate import reports
+    whole = reports.build([], [], [], shard=None)
+    part = reports.build([], [], [], shard={"index": 1, "count": 2})
+    with pytest.raises(ValueError, match="b.json is a whole run and a.json a shard"):
+        reports.merge([part, whole], names=["a.json", "b.json"])
+
+
+def test_mutation_shards_of_other_mutant_sets_are_refused():
+    from iogate import reports, shards
+    one = reports.build([], [], [], mode="mutants",
+                        shard={"index": 1, "count": 2, **shards.identity([("m1", "c1"), ("m2", "c2")])})
+    two = reports.build([], [], [], mode="mutants",
+                        shard={"index": 2, "count": 2, **shards.identity([("m1", "c1"), ("m3", "c3")])})
+    with pytest.raises(ValueError, match="a.json and b.json are shards of different matrices"):
+        reports.merge([one, two], names=["a.json", "b.json"])
+
+
+def test_every_shard_present_but_cells_without_a_result_is_incomplete():
+    from iogate import reports, shards
+    from iogate.runner import Result
+    from iogate.verdicts import Verdict
+    ident = shards.identity([("srv", "c1"), ("srv", "c2"), ("srv", "c3")])
+    halves = [reports.build([], [], [Result("srv", f"c{i}", Verdict.PASS, seed=1)],
+                            shard={"index": i, "count": 2, **ident}) for i in (1, 2)]
+    merged = reports.merge(halves)
+    assert merged["exit_code"] == 2 and "1 of the 3 cells of the matrix have no result" in merged["exit_reason"]
