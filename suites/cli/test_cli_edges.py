@@ -188,3 +188,45 @@ def test_every_shard_present_but_cells_without_a_result_is_incomplete():
                             shard={"index": i, "count": 2, **ident}) for i in (1, 2)]
     merged = reports.merge(halves)
     assert merged["exit_code"] == 2 and "1 of the 3 cells of the matrix have no result" in merged["exit_reason"]
+
+
+# -- text that is not UTF-8 ------------------------------------------------------------------------------------
+
+def run_bytes(*args, timeout=60):
+    """run() with arguments given as bytes, as a shell passes $'\\xff'."""
+    import subprocess
+    from gatehelp import ENV, IOGATE
+    return subprocess.run([IOGATE, *args], capture_output=True, timeout=timeout, env=ENV)
+
+
+def test_a_plan_that_is_not_utf8_is_the_bad_plan_line_and_exit_2():
+    out = run_bytes("run", "--faults", b"\xff", "--", "true")
+    assert out.returncode == 2 and not out.stdout, out
+    assert out.stderr == b"iogate: bad plan: not UTF-8 text: '\\xff'\n", out.stderr
+
+
+def test_the_shims_own_plan_error_quoting_bytes_is_read_as_text():
+    from iogate import plans
+    with pytest.raises(ValueError, match=r"bad plan: rule 1 .*\\xff"):
+        plans.validate("recv.partial:max=\udcff")  # the byte 0xff, as argv gives it
+
+
+@pytest.mark.parametrize("args,named", [
+    ((b"gate", b"--server-cmd", b"\xff {port}", b"--cases", b"recv.zero.closes"), b"iogate gate: --server-cmd"),
+    ((b"gate", b"--cases", b"recv.\xff"), b"iogate gate: --cases"),
+    ((b"gate", b"--cases", b"recv.zero.closes", b"--report=/proc/iogate-no-such/r\xff"), b"iogate gate: --report"),
+    ((b"merge", b"/proc/iogate-no-such/out\xff", b"report.json"), b"iogate merge: OUT"),
+    ((b"replay", b"report.json", b"recv.\xff"), b"iogate replay: CASE"),
+    ((b"record", b"--server-cmd", b"srv {port}", b"--out", b"t\xff", b"--", b"client", b"{port}"),
+     b"iogate record: --out"),
+], ids=["gate-server-cmd", "gate-cases", "gate-report", "merge-out", "replay-case", "record-out"])
+def test_an_option_that_is_not_utf8_is_one_line_naming_it_and_exit_2(args, named):
+    out = run_bytes(*args)
+    assert out.returncode == 2 and not out.stdout, out
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(named + b" is not UTF-8 text: ") and b"\\xff" in lines[0], lines
+
+
+def test_the_program_of_run_gets_its_bytes_as_given():
+    out = run_bytes("run", "--faults", "recv.partial:max=1", "--", "printf", "%s", b"\xff")
+    assert out.returncode == 0 and out.stdout == b"\xff", out
