@@ -230,3 +230,41 @@ def test_an_option_that_is_not_utf8_is_one_line_naming_it_and_exit_2(args, named
 def test_the_program_of_run_gets_its_bytes_as_given():
     out = run_bytes("run", "--faults", "recv.partial:max=1", "--", "printf", "%s", b"\xff")
     assert out.returncode == 0 and out.stdout == b"\xff", out
+
+
+# -- IOGATE_TIMEOUT_SCALE ----------------------------------------------------------------------------------------
+
+BAD_SCALES = ["abc", "-1", "0", "inf", "1e400", "nan", "", "1e300"]
+TIMED = {"gate server-cmd": ["gate", "--server-cmd", "srv --port {port}", "--model", "epoll_et",
+                             "--cases", "recv.zero.closes"],
+         "gate reference servers": ["gate", "--cases", "recv.zero.closes"],
+         "run": ["run", "--faults", "recv.partial:max=1", "--", "true"],
+         "replay": ["replay", "REPORT", "recv.zero.closes"],
+         "record": ["record", "--server-cmd", "srv {port}", "--out", "OUT", "--", "client", "{port}"],
+         "test": ["test", "--quick"]}
+
+
+@pytest.mark.parametrize("value", BAD_SCALES)
+@pytest.mark.parametrize("command", TIMED)
+def test_a_bad_timeout_scale_is_one_line_and_exit_2_before_anything_runs(tmp_path, command, value):
+    (tmp_path / "report.json").write_text(json.dumps(report_with()))
+    args = [str(tmp_path / "report.json") if a == "REPORT" else str(tmp_path / "t") if a == "OUT" else a
+            for a in TIMED[command]]
+    out = run(*args, env={"IOGATE_TIMEOUT_SCALE": value}, timeout=120)
+    assert out.returncode == 2, out.stdout + out.stderr
+    assert one_line(out) and out.stderr.startswith("iogate: IOGATE_TIMEOUT_SCALE must be a number"), out.stderr
+
+
+@pytest.mark.parametrize("value", BAD_SCALES)
+def test_a_bad_timeout_scale_met_outside_the_command_line_exits_2_too(monkeypatch, capsys, value):
+    from iogate import timeouts
+    monkeypatch.setenv("IOGATE_TIMEOUT_SCALE", value)
+    with pytest.raises(SystemExit) as e:
+        timeouts.scale()
+    assert e.value.code == 2 and "IOGATE_TIMEOUT_SCALE" in capsys.readouterr().err
+
+
+def test_a_good_timeout_scale_is_taken(monkeypatch):
+    from iogate import timeouts
+    monkeypatch.setenv("IOGATE_TIMEOUT_SCALE", "2.5")
+    assert timeouts.scale_problem() is None and timeouts.scale() == 2.5
