@@ -68,3 +68,60 @@ def test_a_signal_while_the_gate_writes_its_reports_waits_for_every_file_then_ex
     assert sorted(os.listdir(tmp_path / "rep")) == ["report.html", "report.json"]
     assert sorted(os.listdir(tmp_path)) == ["junit.xml", "rep"]
     assert "<testcase" in (tmp_path / "junit.xml").read_text()
+
+
+# -- a stop signal during the build -------------------------------------------------------------------------
+
+FAKE_CMAKE = """#!/bin/sh
+# cmake, as long as the build takes: a child of its own (a compiler), then both wait
+sleep 600 &
+echo "$$ $!" > "$IOGATE_TEST_FIFO"
+wait
+"""
+
+
+def alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_stop_signal_during_the_build_ends_cmake_and_its_children_with_one_line_and_exit_2(tmp_path, sig):
+    import select
+    import subprocess
+    from gatehelp import ENV, IOGATE
+    from iogate import timeouts
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "cmake").write_text(FAKE_CMAKE)
+    (bin_dir / "cmake").chmod(0o755)
+    fifo = tmp_path / "started"
+    os.mkfifo(fifo)
+    reader = os.open(fifo, os.O_RDONLY | os.O_NONBLOCK)
+    env = {k: v for k, v in ENV.items() if k != "IOGATE_NO_BUILD"}
+    env.update(PATH=f"{bin_dir}:{env['PATH']}", IOGATE_BUILD_DIR=str(tmp_path / "build"), IOGATE_TEST_FIFO=str(fifo))
+    gate = subprocess.Popen([IOGATE, "gate", "--cases", "recv.zero.closes"], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    pids = []
+    try:
+        ready, _, _ = select.select([reader], [], [], timeouts.timeout("start") * 3)
+        assert ready, "the build's cmake never started"
+        pids = [int(p) for p in os.read(reader, 100).split()]
+        assert len(pids) == 2 and all(alive(p) for p in pids)
+        gate.send_signal(sig)
+        out, err = gate.communicate(timeout=timeouts.timeout("stop") * 3)
+        assert gate.returncode == 2, (gate.returncode, err)
+        assert err.splitlines()[-1] == f"iogate: interrupted by {sig.name} during the build", err
+        assert "Traceback" not in err and not out
+        assert not [p for p in pids if alive(p)]  # cmake and the compiler it started are gone
+    finally:
+        for pid in pids:  # only on failure: what the old code left running
+            if alive(pid):
+                os.kill(pid, signal.SIGKILL)
+        if gate.poll() is None:
+            gate.kill()
+            gate.wait()
+        os.close(reader)
