@@ -24,13 +24,16 @@ def _is(value, want) -> bool:
 # (field, type, required) of each part of a report
 TOP = (("targets", list, True), ("cases", list, True), ("results", list, True), ("mode", str, False),
        ("shard", (dict, type(None)), False), ("planned", (int, type(None)), False),
-       ("seconds", (int, float), False), ("started", str, False),
+       ("seconds", (int, float), False), ("started", str, False), ("argv", list, False),
        ("harness_error", (str, type(None)), False))
 TARGET = (("name", str, True), ("command", str, True), ("profile", (dict, type(None)), False))
-CASE = (("id", str, True),)
+CASE = (("id", str, True), ("requirement", dict, True), ("teaching", dict, True))
+REQUIREMENT = (("source", str, True), ("quote", str, True))
+TEACHING = (("bug", str, True), ("symptom", str, True), ("fix", str, True))
 RESULT = (("target", str, True), ("case", str, True), ("verdict", str, True), ("plan", str, True),
           ("seed", int, True), ("protocol", str, True), ("message", str, False), ("faults", list, False),
-          ("sequences", dict, False))
+          ("sequences", dict, False), ("seconds", (int, float), False), ("transcript", list, False),
+          ("excerpt", list, False), ("evidence", dict, False), ("replay", str, False))
 SHARD = (("index", int, True), ("count", int, True), ("cells", int, False), ("matrix", str, False))
 
 
@@ -65,6 +68,11 @@ def problem(report):
            or _items(report, "results", RESULT))
     if why:
         return why
+    for i, case in enumerate(report["cases"]):
+        why = (_fields(case["requirement"], REQUIREMENT, f"cases[{i}].requirement")
+               or _fields(case["teaching"], TEACHING, f"cases[{i}].teaching"))
+        if why:
+            return why
     bad = next((i for i, r in enumerate(report["results"]) if r["verdict"] not in ORDER), None)
     if bad is not None:
         return f"results[{bad}] has the verdict {report['results'][bad]['verdict']!r} (not one of {', '.join(ORDER)})"

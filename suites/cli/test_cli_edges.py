@@ -14,8 +14,10 @@ GOOD_RESULT = {"target": "srv", "case": "recv.zero.closes", "verdict": "PASS", "
 
 
 def report_with(**fields):
+    """A small report that replay and merge can read, with fields replaced."""
+    from iogate import catalogue, outcome
     base = {"format": "iogate-report", "version": 1, "targets": [{"name": "srv", "command": "srv {port}"}],
-            "cases": [{"id": "recv.zero.closes"}], "results": [dict(GOOD_RESULT)]}
+            "cases": [outcome.case_dict(catalogue.find("recv.zero.closes"))], "results": [dict(GOOD_RESULT)]}
     return dict(base, **fields)
 
 
@@ -39,6 +41,11 @@ NOT_REPORTS = {
     "a seed that is text": (report_with(results=[dict(GOOD_RESULT, seed="1")]), "results[0].seed is a string"),
     "a target without name": (report_with(targets=[{"command": "x"}]), 'targets[0] has no "name"'),
     "a bad shard": (report_with(shard={"index": 3, "count": 2}), "its shard is 3/2"),
+    "a case without requirement": (report_with(cases=[{"id": "recv.zero.closes", "teaching": {}}]),
+                                   'cases[0] has no "requirement"'),
+    "a teaching without fix": (
+        report_with(cases=[dict(report_with()["cases"][0], teaching={"bug": "", "symptom": ""})]),
+        'cases[0].teaching has no "fix"'),
     "planned as text": (report_with(planned="5"), "planned is a string"),
 }
 
