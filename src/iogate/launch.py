@@ -15,7 +15,7 @@ import shlex
 import shutil
 import sys
 
-from . import bootstrap, paths, plans, tls as tls_mod
+from . import bootstrap, outputs, paths, plans, tls as tls_mod
 
 
 def run(command, faults: str, trace=None, backend="auto", tls=False) -> int:
@@ -30,6 +30,10 @@ def run(command, faults: str, trace=None, backend="auto", tls=False) -> int:
     if found and not tls:
         print(f"iogate run: the command has {' and '.join(found)} but no --tls: only --tls makes a certificate "
               f"and key", file=sys.stderr)
+        return 2
+    problem = trace and outputs.file_problem(trace, make_parents=False)
+    if problem:  # the shim would trace nowhere without a word
+        print(f"iogate run: cannot write --trace {trace}: {problem}", file=sys.stderr)
         return 2
     bootstrap.prepare()
     try:

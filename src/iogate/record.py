@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 
-from . import atomic, bootstrap, processes, timeouts
+from . import atomic, bootstrap, outputs, processes, timeouts
 from .client import Client
 from .protocols import protocol as protocol_named
 from .record_proxy import Proxy, RecordError
@@ -143,8 +143,9 @@ def _main(args):
         print(f"iogate record: {e}", file=sys.stderr)
         return 2
     out = os.path.abspath(args.out)
-    if not os.path.isdir(os.path.dirname(out)):
-        print(f"iogate record: no directory {os.path.dirname(out)} for {args.out}", file=sys.stderr)
+    problem = outputs.file_problem(out, make_parents=False)
+    if problem:
+        print(f"iogate record: cannot write --out {args.out}: {problem}", file=sys.stderr)
         return 2
     bootstrap.prepare()
     server = Server(args.server_cmd, plan="seed=1", name="server")

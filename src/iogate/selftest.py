@@ -11,7 +11,7 @@ import os
 import subprocess
 import sys
 
-from . import bootstrap, paths
+from . import bootstrap, paths, timeouts
 
 
 def run_step(title, argv, env=None):
@@ -38,7 +38,7 @@ def run(pytest_args, quick=False) -> int:
         bootstrap.build(build_dir=paths.SAN_BUILD, sanitize=True)
         env = dict(os.environ, IOGATE_BUILD_DIR=str(paths.SAN_BUILD),
                    IOGATE_SANITIZER_RUNTIME=bootstrap.sanitizer_runtime(),
-                   IOGATE_TIMEOUT_SCALE=str(2 * float(os.environ.get("IOGATE_TIMEOUT_SCALE", "1"))),
+                   IOGATE_TIMEOUT_SCALE=str(min(2 * timeouts.scale(), timeouts.MAX_SCALE)),
                    ASAN_OPTIONS="abort_on_error=1:detect_leaks=0", UBSAN_OPTIONS="print_stacktrace=1")
         steps += [
             run_step("unit tests under ASan+UBSan", ["ctest", "--test-dir", str(paths.SAN_BUILD),

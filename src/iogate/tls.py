@@ -2,7 +2,8 @@
 
 Ownership: a Material owns a private temporary directory (0700, mkdtemp)
 holding the run's throwaway self-signed certificate and key, made by the
-`openssl` command line, and removes it in close(). A TlsSocket owns the TCP
+`openssl` command line straight into their final names (no predictable
+temporary name is ever opened), and removes it in close(). A TlsSocket owns the TCP
 socket under it (closing one closes the other). Threads: a TlsSocket is used
 by one thread at a time (its client's).
 
@@ -73,7 +74,7 @@ class Material:
         self._context = None
         argv = ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
                 "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-days", "1",
-                "-keyout", self.key + ".tmp", "-out", self.cert + ".tmp"]
+                "-keyout", self.key, "-out", self.cert]
         try:
             done = subprocess.run(argv, stdin=subprocess.DEVNULL, capture_output=True,
                                   timeout=timeouts.timeout("start"))
@@ -88,8 +89,8 @@ class Material:
             said = (done.stderr or b"").decode("utf-8", "replace").strip().splitlines()
             raise SetupError(f"openssl could not make the TLS certificate (exit {done.returncode}): "
                              f"{said[-1] if said else 'no message'}")
-        os.replace(self.key + ".tmp", self.key)  # a server never sees a half-written file
-        os.replace(self.cert + ".tmp", self.cert)
+        # openssl wrote the final names itself: the directory is this Material's own (mkdtemp, 0700: nobody
+        # else can plant a file or a link in it) and no server reads them before __init__ returns.
 
     def substitute(self, command: str) -> str:
         return command.replace("{cert}", self.cert).replace("{key}", self.key)

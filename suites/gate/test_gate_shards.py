@@ -29,7 +29,9 @@ def test_two_shards_merge_into_the_whole_matrix(tmp_path):
         assert out.returncode == 0, out.stdout + out.stderr
     one = json.loads((tmp_path / "s1" / "report.json").read_text())
     two = json.loads((tmp_path / "s2" / "report.json").read_text())
-    assert one["shard"] == {"index": 1, "count": 2} and len(one["results"]) == 3 and len(two["results"]) == 2
+    assert (one["shard"]["index"], one["shard"]["count"], one["shard"]["cells"]) == (1, 2, 5)
+    assert one["shard"]["matrix"] == two["shard"]["matrix"]  # the same matrix: merge checks it
+    assert len(one["results"]) == 3 and len(two["results"]) == 2
     merged = run("merge", str(tmp_path / "all"), str(tmp_path / "s1"), str(tmp_path / "s2" / "report.json"))
     assert merged.returncode == 0, merged.stdout + merged.stderr
     rep = json.loads((tmp_path / "all" / "report.json").read_text())
