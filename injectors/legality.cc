@@ -83,17 +83,27 @@ Outcome outcome_of(const Rule& r, const CallState& st) {
     case Fault::eintr:
       if (r.cls != CallClass::wait && st.nonblocking) {
         o.note = "non-blocking call never sleeps: EINTR impossible, not injected (V5)";
+      } else if (st.completion && st.no_sleep) {
+        o.note = "aio_suspend returns at once (timeout 0, or a listed request is no longer in progress): "
+                 "EINTR impossible, not injected (V5)";
       } else if (!st.interruptible) {
         o.note = "no caught signal could interrupt this call: EINTR impossible, not injected (V5)";
       } else {
         o.action = Action::eintr;
       }
       return o;
+    case Fault::spurious:
+      if (st.completion) {
+        o.note = "aio_suspend returns only when a listed request completed, its timeout expired or a signal "
+                 "came: no spurious return, not injected (V6)";
+        return o;
+      }
+      o.action = r.fault;
+      return o;
     case Fault::reset:
     case Fault::eof:
     case Fault::epipe:
     case Fault::emfile:
-    case Fault::spurious:
       o.action = r.fault;
       return o;
     case Fault::pass:

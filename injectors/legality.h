@@ -48,6 +48,8 @@ struct CallState {
   bool shared_listener = false; // wait.spurious: the fd reported is a listener another process may accept on
   bool readable = false;        // recv.eagain: data, an EOF or an error is queued (a read would not block);
                                 // accept.econnaborted: a connection is queued on the listener
+  bool completion = false;      // aio_suspend(3): a wait for completions, which names no fd and returns
+                                // only on a completion, its timeout or a signal (no spurious return)
   Op op = Op::any;              // aio/uring: the operation
   unsigned bits() const;        // the IOGATE_S bits that hold
 };

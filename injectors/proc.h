@@ -25,7 +25,7 @@ struct Proc {
   FdState* fds = nullptr;     // kMaxFd slots (fdtable.cc)
   EpollBook* book = nullptr;  // epoll registrations and debts (epoll_book.cc)
   std::atomic<uint32_t> wait_fired[kMaxRules] = {};  // wait rules fire per process
-  std::atomic<uint64_t> scan_waits{0};               // select/poll calls so far
+  std::atomic<uint64_t> scan_waits{0};               // select/poll/aio_suspend calls so far
   std::atomic<bool> forked{false};  // forked or was forked: a listener may be shared (V6)
 };
 

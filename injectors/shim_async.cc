@@ -30,6 +30,7 @@
 #include "fdtable.h"
 #include "real.h"
 #include "shim.h"
+#include "shim_aio.h"
 #include "signals.h"
 #include "trace.h"
 
@@ -57,6 +58,18 @@ void restore(struct aiocb* cb, bool forget) {
       return;
     }
 }
+
+}  // namespace
+
+void restore_completed(const struct aiocb* const list[], int nitems) {
+  std::lock_guard<std::mutex> lock(g_aio_mu);
+  if (!g_shortened || g_shortened->empty()) return;
+  for (const Shortened& s : *g_shortened)
+    for (int i = 0; i < nitems; ++i)
+      if (list[i] == s.cb && IOGATE_REAL(aio_error)(s.cb) != EINPROGRESS) s.cb->aio_nbytes = s.nbytes;
+}
+
+namespace {
 
 template <typename Real>
 int aio_submit(const char* name, Op op, struct aiocb* cb, Real&& real) {

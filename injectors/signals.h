@@ -11,6 +11,12 @@ namespace iogate {
 // SA_RESTART unless the socket has a receive/send timeout (restart_ok).
 bool caught_signal_could_interrupt(bool restart_ok);
 
+// The same for the calling thread of the preload shim: a signal it blocks
+// cannot interrupt it. Asked only by the shim's own wrappers (aio_suspend,
+// which the syscall backend never sees: it is a glibc function, no system
+// call of its own).
+bool caught_signal_could_interrupt_thread(bool restart_ok);
+
 // SO_RCVTIMEO (reading) or SO_SNDTIMEO (writing) is set on fd.
 bool socket_has_timeout(int fd, bool reading);
 

@@ -4,6 +4,7 @@
 // traced process from its own books (syscall/sigbook.cc).
 #include <fcntl.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/syscall.h>
@@ -16,14 +17,32 @@
 
 namespace iogate {
 
+namespace {
+// Signal `sig` has a handler (not SIG_DFL/SIG_IGN) that would end a sleeping
+// call with EINTR: one without SA_RESTART, or any when restart_ok.
+bool interrupts(int sig, bool restart_ok) {
+  struct sigaction sa;
+  if (sigaction(sig, nullptr, &sa) != 0) return false;
+  const bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != nullptr
+                                                 : (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+  return caught && (restart_ok || !(sa.sa_flags & SA_RESTART));
+}
+}  // namespace
+
 bool caught_signal_could_interrupt(bool restart_ok) {
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sig == SIGKILL || sig == SIGSTOP) continue;
-    struct sigaction sa;
-    if (sigaction(sig, nullptr, &sa) != 0) continue;
-    const bool caught = (sa.sa_flags & SA_SIGINFO) ? sa.sa_sigaction != nullptr
-                                                   : (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
-    if (caught && (restart_ok || !(sa.sa_flags & SA_RESTART))) return true;
+    if (interrupts(sig, restart_ok)) return true;
+  }
+  return false;
+}
+
+bool caught_signal_could_interrupt_thread(bool restart_ok) {
+  sigset_t blocked;
+  if (pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0) sigemptyset(&blocked);
+  for (int sig = 1; sig < NSIG; ++sig) {
+    if (sig == SIGKILL || sig == SIGSTOP || sigismember(&blocked, sig) == 1) continue;
+    if (interrupts(sig, restart_ok)) return true;
   }
   return false;
 }

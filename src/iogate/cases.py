@@ -220,20 +220,24 @@ CASES = [
         id="wait.eintr.continues",
         summary="the event loop survives EINTR from its wait call and loses no event",
         requirement=Requirement(
-            "signal(7) Interruption of system calls",
+            "signal(7) Interruption of system calls; aio_suspend(3) ERRORS",
             "epoll_wait(2), epoll_pwait(2), poll(2), ppoll(2), select(2), pselect(2): these are never "
             "restarted after being interrupted by a signal handler, regardless of the use of SA_RESTART; "
-            "they always fail with the error EINTR when interrupted by a signal handler."),
-        applies=_waits,
-        applies_text="readiness loops (select, poll, epoll, signal); N/A at run time when no wait call "
-                     "could be interrupted (select/poll without a caught signal)",
+            "they always fail with the error EINTR when interrupted by a signal handler. aio_suspend: "
+            "EINTR The call was ended by signal (possibly the completion signal of one of the operations "
+            "we were waiting for)."),
+        applies=lambda p: _waits(p) or p.readiness == "aio",
+        applies_text="readiness loops (select, poll, epoll, signal) and POSIX AIO loops (aio_suspend); N/A at "
+                     "run time when no wait call could be interrupted (select/poll/aio_suspend without a "
+                     "caught signal)",
         plan="wait.eintr:every=3",
         hit=Hit(("wait.eintr",), "the wait call, failing with EINTR"),
         script=s.wait_eintr_continues,
         oracle="5 clients served while every 3rd wait call fails with EINTR; the server stays up",
         accepted="wait again (recomputing the timeout), handling the signal's effect first if any",
         teaching=Teaching(
-            bug="the loop treats -1 from epoll_wait/select as fatal and exits, or uses a stale event array.",
+            bug="the loop treats -1 from epoll_wait/select/aio_suspend as fatal and exits, or uses a stale "
+                "event array.",
             symptom="the server disappears when a debugger attaches, on SIGCHLD, SIGWINCH or a profiling timer.",
             fix="on -1/EINTR from the wait call, continue the loop; only other errors are fatal."),
     ),

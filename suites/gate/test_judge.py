@@ -173,6 +173,14 @@ def test_every_fault_says_what_its_record_shows():
         assert not judge.took_effect(f["name"], {"call": "recv", "ret": 5}), f
 
 
+def test_a_faulted_submission_counts_as_it_is_and_aio_suspend_by_its_errno():
+    # an aio_read's outcome comes later: the faulted submission is the hit
+    assert judge.took_effect("reset", {"call": "aio_read", "ret": 0, "fault": "aio.reset"})
+    # aio_suspend is a wait, not a submission: its EINTR shows in its own record
+    assert judge.took_effect("eintr", {"call": "aio_suspend", "ret": -1, "errno": "EINTR"})
+    assert not judge.took_effect("eintr", {"call": "aio_suspend", "ret": 0, "errno": None})
+
+
 def test_every_case_with_a_plan_names_its_hit_from_its_plan():
     for case in catalogue.load():
         if case.plan:

@@ -91,6 +91,36 @@ def test_run_under_the_syscall_backend_faults_a_static_program(tmp_path):
     assert reads and all(r["ret"] <= 1 for r in reads)
 
 
+def test_posix_aio_under_the_syscall_backend_is_its_workers_reads_and_writes(tmp_path):
+    """docs/backends.md, "POSIX AIO": glibc's workers make the real read/write,
+    which the supervisor faults as recv/send calls; aio_read, aio_write and
+    aio_suspend (a futex wait) make no system call it stops."""
+    path = tmp_path / "t.jsonl"
+    plan = "recv.partial:max=3;aio.partial:max=1;wait.eintr:every=2"
+    proc = subprocess.Popen([str(paths.ROOT / "iogate"), "run", "--backend", "syscall", "--faults", plan, "--trace",
+                             str(path), "--", str(paths.BIN / "iogate-posix_aio"), "--port", "0"],
+                            stdout=subprocess.PIPE, text=True, env=dict(os.environ, IOGATE_NO_BUILD="1"),
+                            start_new_session=True)
+    try:
+        port = int(proc.stdout.readline().split()[-1])
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+            assert s.recv(1) == b"*"
+            s.sendall(b"^abcdef$")
+            got = b""
+            while len(got) < 6:
+                got += s.recv(16)
+            assert got == b"bcdefg"  # each aio_read completed with the worker's 3 bytes
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    records = trace.read(str(path))
+    assert records[0]["call"] == "plan" and records[0]["backend"] == "syscall"
+    reads = [r for r in records if r.get("call") == "read" and r.get("conn") == 1]
+    assert reads and all(r["fault"] == "recv.partial:max=3" and r["ret"] <= 3 for r in reads), reads
+    assert all(r["tid"] != r["pid"] for r in reads), "read by glibc's AIO workers, not the main thread"
+    assert not [r for r in records if str(r.get("call")).startswith("aio_")]
+
+
 def test_a_refused_ptrace_is_one_line_and_status_2():
     # A process that is already traced cannot be seized by the supervisor.
     out = subprocess.run(["strace", "-f", "-qq", "-o", "/dev/null", str(paths.SYSCALL), "/bin/true"],

@@ -5,7 +5,7 @@
 //
 //   CALL: recv recvfrom recvmsg read readv send sendto sendmsg write writev
 //         accept accept4 epoll_wait epoll_pwait epoll_pwait2 select pselect poll
-//         ppoll aio_read aio_write uring_recv uring_send
+//         ppoll aio_suspend aio_read aio_write uring_recv uring_send
 //   MODE: nb   the fd under test is O_NONBLOCK
 //         blk  blocking fd
 //         sig  blocking fd and a SIGUSR1 handler without SA_RESTART (EINTR legal)
@@ -14,7 +14,9 @@
 //              with EINTR (or an event)
 // Data calls move 10 bytes ("0123456789" is queued for reads). Waits watch an
 // idle connection and the listener for input (200 ms, or forever with inf)
-// and report how long they took (elapsed_us). Afterwards the peer side
+// and report how long they took (elapsed_us); aio_suspend waits for an
+// aio_read of the idle connection (made blocking, so the read stays in
+// progress) and reports a timeout as -1/EAGAIN. Afterwards the peer side
 // reports what it sees: "data", "EOF", "RST" or "open".
 //
 // Ownership: single-threaded; every fd is closed by exiting.
@@ -149,6 +151,20 @@ long wait_call(const std::string& c, int* ready, bool forever) {
     if (n > 0) *ready = FD_ISSET(g_server, &rd) ? g_server : g_listener;
     return n;
   }
+  if (c == "aio_suspend") {
+    static char in[10];
+    static aiocb cb{};
+    fcntl(g_server, F_SETFL, 0);  // a blocking read: glibc's worker waits in it
+    cb.aio_fildes = g_server;
+    cb.aio_buf = in;
+    cb.aio_nbytes = sizeof in;
+    if (aio_read(&cb) != 0) die("aio_read");
+    const aiocb* list[1] = {&cb};
+    timespec ts{0, 200000000};
+    long n = aio_suspend(list, 1, forever ? nullptr : &ts);
+    if (n == 0) *ready = g_server;
+    return n;
+  }
   pollfd p[2] = {{g_server, POLLIN, 0}, {g_listener, POLLIN, 0}};
   timespec ts{0, 200000000};
   long n = c == "poll" ? poll(p, 2, forever ? -1 : 200) : ppoll(p, 2, forever ? nullptr : &ts, nullptr);
@@ -220,7 +236,7 @@ int main(int argc, char** argv) {
   long r;
   int err = 0, ready = -1;
   if (call.find("poll") != std::string::npos || call.find("select") != std::string::npos ||
-      call.rfind("epoll", 0) == 0) {
+      call.rfind("epoll", 0) == 0 || call == "aio_suspend") {
     if (mode == "inf") {
       struct sigaction sa {};
       sa.sa_handler = on_alrm;  // ends the infinite wait with EINTR
@@ -233,7 +249,7 @@ int main(int argc, char** argv) {
     err = r < 0 ? errno : 0;
     const long long elapsed = now_us() - t0;
     std::string after;
-    if (ready == g_server) {  // spurious: the next read gets the kernel's own EAGAIN
+    if (ready == g_server && call != "aio_suspend") {  // spurious: the next read gets the kernel's own EAGAIN
       fcntl(g_server, F_SETFL, O_NONBLOCK);
       after = recv(g_server, buf, 10, 0) < 0 && errno == EAGAIN ? "EAGAIN" : "data";
     }

@@ -167,6 +167,30 @@ TEST_CASE("EINTR from an epoll wait is robustness-only with timeout 0, kernel-po
   CHECK(legal_outcome(w, sel).robust == nullptr);
 }
 
+TEST_CASE("aio_suspend gets EINTR only while it would sleep and a signal could end it, never a spurious return",
+          "[legality]") {
+  CallState st;
+  st.completion = true;  // aio_suspend(3)
+  st.interruptible = true;
+  const auto w = rule_of("wait.eintr:every=3");
+  auto o = legal_outcome(w, st);
+  CHECK(o.action == Action::eintr);
+  CHECK(o.robust == nullptr);
+  st.no_sleep = true;  // timeout 0, or a listed request already done: it returns at once
+  o = legal_outcome(w, st);
+  CHECK(o.action == Action::pass);
+  CHECK_THAT(o.note, Catch::Contains("aio_suspend returns at once"));
+  st.no_sleep = false;
+  st.interruptible = false;  // no caught signal, or one with SA_RESTART and no timeout, or blocked
+  o = legal_outcome(w, st);
+  CHECK(o.action == Action::pass);
+  CHECK_THAT(o.note, Catch::Contains("EINTR impossible"));
+  st.interruptible = true;  // POSIX: it returns on a completion, the timeout or a signal, nothing else
+  o = legal_outcome(rule_of("wait.spurious:every=2"), st);
+  CHECK(o.action == Action::pass);
+  CHECK_THAT(o.note, Catch::Contains("no spurious return"));
+}
+
 TEST_CASE("spurious readiness of a TCP socket is robustness-only, unless a listener shared after fork (V6)",
           "[legality][robust]") {
   using iogate::CallClass;
