@@ -58,7 +58,7 @@ CallState suspend_state(const Rule& r, void* p) {
   st.completion = true;
   if (r.fault == Fault::eintr) {
     st.no_sleep = !would_sleep(*c);
-    st.interruptible = !st.no_sleep && caught_signal_could_interrupt_thread(c->timeout != nullptr);
+    st.interruptible = !st.no_sleep && caught_signal_could_interrupt(c->timeout != nullptr);
   }
   return st;
 }

@@ -7,15 +7,12 @@
 namespace iogate {
 
 // V5: is there a caught signal (a handler, not SIG_DFL/SIG_IGN) that could
-// interrupt a sleeping call with EINTR? For socket calls the handler must lack
-// SA_RESTART unless the socket has a receive/send timeout (restart_ok).
+// interrupt a sleeping call of the calling (preload) or served (syscall)
+// thread with EINTR? A signal that thread blocks cannot: it goes to another
+// thread or waits (a worker pool that blocks every signal and leaves them to
+// one sigwait thread never sees EINTR). For socket calls the handler must
+// lack SA_RESTART unless the socket has a receive/send timeout (restart_ok).
 bool caught_signal_could_interrupt(bool restart_ok);
-
-// The same for the calling thread of the preload shim: a signal it blocks
-// cannot interrupt it. Asked only by the shim's own wrappers (aio_suspend,
-// which the syscall backend never sees: it is a glibc function, no system
-// call of its own).
-bool caught_signal_could_interrupt_thread(bool restart_ok);
 
 // SO_RCVTIMEO (reading) or SO_SNDTIMEO (writing) is set on fd.
 bool socket_has_timeout(int fd, bool reading);

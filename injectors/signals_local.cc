@@ -29,15 +29,9 @@ bool interrupts(int sig, bool restart_ok) {
 }
 }  // namespace
 
+// The calling thread is the one the call would sleep in: a signal it blocks
+// is delivered to another thread (or waits), never interrupting this call.
 bool caught_signal_could_interrupt(bool restart_ok) {
-  for (int sig = 1; sig < NSIG; ++sig) {
-    if (sig == SIGKILL || sig == SIGSTOP) continue;
-    if (interrupts(sig, restart_ok)) return true;
-  }
-  return false;
-}
-
-bool caught_signal_could_interrupt_thread(bool restart_ok) {
   sigset_t blocked;
   if (pthread_sigmask(SIG_BLOCK, nullptr, &blocked) != 0) sigemptyset(&blocked);
   for (int sig = 1; sig < NSIG; ++sig) {

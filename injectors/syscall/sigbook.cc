@@ -2,6 +2,10 @@
 
 #include <signal.h>
 
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
 #include "../signals.h"
 
 namespace iogate {
@@ -9,9 +13,32 @@ namespace iogate {
 namespace sys {
 namespace {
 SigBook* g_book = nullptr;
-}
+pid_t g_tid = 0;
 
-void sigbook_use(SigBook* book) { g_book = book; }
+// The signals thread `tid` blocks (SigBlk of /proc/TID/status); 0 if unknown.
+uint64_t blocked_by(pid_t tid) {
+  if (tid <= 0) return 0;
+  char path[64];
+  std::snprintf(path, sizeof path, "/proc/%d/status", static_cast<int>(tid));
+  std::FILE* f = std::fopen(path, "r");
+  if (!f) return 0;
+  char line[256];
+  uint64_t mask = 0;
+  while (std::fgets(line, sizeof line, f)) {
+    if (std::strncmp(line, "SigBlk:", 7) == 0) {
+      mask = std::strtoull(line + 7, nullptr, 16);
+      break;
+    }
+  }
+  std::fclose(f);
+  return mask;
+}
+}  // namespace
+
+void sigbook_use(SigBook* book, pid_t tid) {
+  g_book = book;
+  g_tid = tid;
+}
 
 void sigbook_set(SigBook& book, int sig, uint64_t handler, uint64_t flags) {
   if (sig < 1 || sig > 64) return;
@@ -25,7 +52,7 @@ void sigbook_set(SigBook& book, int sig, uint64_t handler, uint64_t flags) {
 bool caught_signal_could_interrupt(bool restart_ok) {
   if (!sys::g_book) return false;
   const uint64_t stoppers = (1ULL << (SIGKILL - 1)) | (1ULL << (SIGSTOP - 1));
-  const uint64_t caught = sys::g_book->caught & ~stoppers;
+  const uint64_t caught = sys::g_book->caught & ~stoppers & ~sys::blocked_by(sys::g_tid);
   return restart_ok ? caught != 0 : (caught & ~sys::g_book->restart) != 0;
 }
 

@@ -175,7 +175,7 @@ void on_stop(pid_t tid, int status) {
 
 void serve(Thread& t) {
   proc_use(t.proc->brain);
-  sigbook_use(&t.proc->sig);
+  sigbook_use(&t.proc->sig, t.tid);
   mirror_process(t.proc->pidfd);
   trace_identity(t.proc->pid, t.tid);
 }

@@ -9,6 +9,8 @@
 //   MODE: nb   the fd under test is O_NONBLOCK
 //         blk  blocking fd
 //         sig  blocking fd and a SIGUSR1 handler without SA_RESTART (EINTR legal)
+//         sigblk  as sig, with SIGUSR1 blocked in the (only) thread: the
+//              signal cannot interrupt it, EINTR is not legal
 //         inf  (waits) non-blocking fds, an infinite timeout, and a SIGALRM
 //              handler armed to fire after 300 ms: the wait can only end
 //              with EINTR (or an event)
@@ -26,6 +28,7 @@
 #include <liburing.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <sys/epoll.h>
 #include <sys/select.h>
@@ -206,16 +209,22 @@ long uring_call(const std::string& c, char* buf, int* err) {
 
 int main(int argc, char** argv) {
   if (argc != 3) {
-    std::fprintf(stderr, "usage: %s CALL nb|blk|sig|inf\n", argv[0]);
+    std::fprintf(stderr, "usage: %s CALL nb|blk|sig|sigblk|inf\n", argv[0]);
     return 2;
   }
   const std::string call = argv[1], mode = argv[2];
   const bool nb = mode == "nb" || mode == "inf";
   signal(SIGPIPE, SIG_IGN);
-  if (mode == "sig") {
+  if (mode == "sig" || mode == "sigblk") {
     struct sigaction sa {};
     sa.sa_handler = on_usr1;  // no SA_RESTART: a blocking socket call could end with EINTR
     sigaction(SIGUSR1, &sa, nullptr);
+  }
+  if (mode == "sigblk") {  // ... unless the thread blocks it (a worker that leaves signals to a sigwait thread)
+    sigset_t usr1;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &usr1, nullptr);
   }
   char buf[64] = {};
   if (call == "accept" || call == "accept4") {

@@ -123,3 +123,23 @@ def test_a_spurious_rule_with_nothing_to_report_keeps_the_callers_finite_timeout
     assert (got["ret"], got["errno"]) == ((-1, "EAGAIN") if call == "aio_suspend" else (0, "")), got
     assert got["elapsed_us"] >= 200000, got
     assert probe(call, "nb", "")["elapsed_us"] >= 200000  # the probe's own timeout, without the shim's rule
+
+
+def probe_under(backend, call, mode, plan):
+    """The probe under `./iogate run --backend BACKEND` (the syscall backend stops its real system calls)."""
+    out = subprocess.run([str(paths.ROOT / "iogate"), "run", "--backend", backend, "--faults", plan, "--",
+                          str(paths.BIN / "iogate-callprobe"), call, mode], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, IOGATE_NO_BUILD="1"))
+    assert out.returncode == 0, out.stdout + out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("backend", ["preload", "syscall"])
+@pytest.mark.parametrize("call", ["recv", "read", "send"])
+def test_a_signal_the_thread_blocks_cannot_interrupt_its_call(backend, call):
+    """V5 per thread: a worker that blocks every signal (and leaves them to a
+    sigwait thread) never sees EINTR from the kernel, so it gets none from
+    the gate; the same call with the signal unblocked does."""
+    fault = "send.eintr" if call == "send" else "recv.eintr"
+    assert probe_under(backend, call, "sig", f"{fault}:count=1")["errno"] == "EINTR"
+    assert probe_under(backend, call, "sigblk", f"{fault}:count=1")["ret"] == 10
