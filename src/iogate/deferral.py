@@ -14,9 +14,10 @@ does nothing (the main thread's handlers decide)."""
 import signal
 import threading
 
-# The signals that stop a run (the same as processes.STOP_SIGNALS, which
-# this bottom module cannot import: suites/cli/test_cli_signals.py holds
-# them equal).
+# Every catchable signal that ends a process by default and that a user or a
+# runner sends to stop a run: the terminal's interrupt and quit keys, a CI
+# runner's SIGTERM, a closed terminal or ssh session's SIGHUP. The one table
+# (processes.STOP_SIGNALS is this).
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGQUIT)
 
 

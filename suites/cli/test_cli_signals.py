@@ -13,10 +13,6 @@ from iogate.runner import Result, Target
 from iogate.verdicts import Verdict
 
 
-def test_the_held_signals_are_the_ones_that_stop_a_run():
-    assert deferral.STOP_SIGNALS == processes.STOP_SIGNALS
-
-
 def test_a_held_signal_reaches_the_previous_handler_once_the_work_is_done():
     seen = []
     old = signal.signal(signal.SIGTERM, lambda n, f: seen.append(("handler", n)))
