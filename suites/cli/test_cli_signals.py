@@ -8,6 +8,7 @@ import signal
 
 import pytest
 
+from gatehelp import alive
 from iogate import atomic, catalogue, deferral, gate, processes, report_html
 from iogate.runner import Result, Target
 from iogate.verdicts import Verdict
@@ -74,14 +75,6 @@ sleep 600 &
 echo "$$ $!" > "$IOGATE_TEST_FIFO"
 wait
 """
-
-
-def alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])

@@ -80,3 +80,14 @@ def listening_ports_of(pid):
 listening_ports = procfs.listening_ports
 
 
+
+
+def ipv6():
+    """This machine has an IPv6 loopback to bind."""
+    import socket
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False

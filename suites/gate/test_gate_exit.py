@@ -4,7 +4,6 @@ process it started and leaves no listening port, and reports what finished."""
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -13,7 +12,7 @@ import time
 import pytest
 
 from gatehelp import ENV, IOGATE, NGINX_CMD, alive, binary, children, have, listening_ports, \
-    listening_ports_of, mutant_binary, nginx, run
+    ipv6, listening_ports_of, mutant_binary, nginx, run
 
 
 def test_an_empty_case_selection_exits_2():
@@ -143,17 +142,9 @@ def test_an_interrupted_gate_ends_every_child_leaves_no_port_and_reports_the_fin
 CAPPED = os.path.join(os.path.dirname(__file__), "servers", "capped_poll.py")
 
 
-def _ipv6():
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
 
 @pytest.mark.parametrize("bind,shown", [("0.0.0.0", "0.0.0.0:"), pytest.param(
-    "::", "[::]:", marks=pytest.mark.skipif(not _ipv6(), reason="no IPv6 on this machine"))])
+    "::", "[::]:", marks=pytest.mark.skipif(not ipv6(), reason="no IPv6 on this machine"))])
 def test_a_server_listening_on_every_interface_is_said_so_and_refused_under_strict(bind, shown, tmp_path):
     """Faults are injected into a server other machines can reach: a warning
     in the terminal and the report; --strict makes it an ERROR (exit 2)."""

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from gatehelp import binary, have, run
+from gatehelp import binary, have, ipv6, run
 from iogate import server as server_mod
 from iogate.verdicts import HarnessError
 
@@ -34,21 +34,13 @@ def gate(cmd):
     return error_line(out)
 
 
-def _ipv6():
-    try:
-        with socket.socket(socket.AF_INET6) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
 
 def test_a_server_listening_on_another_port_is_told_which():
     line = gate(listener("AF_INET", "127.0.0.1", "0"))
     assert "it listens on 127.0.0.1:" in line and "not on port" in line and "{port}" in line, line
 
 
-@pytest.mark.skipif(not _ipv6(), reason="no IPv6 loopback here")
+@pytest.mark.skipif(not ipv6(), reason="no IPv6 loopback here")
 def test_a_server_listening_only_on_ipv6_loopback_is_told_the_clients_cannot_reach_it():
     line = gate(listener("AF_INET6", "::1", "int(sys.argv[1])"))
     assert "it listens on [::1]:" in line and "127.0.0.1" in line and "only" in line, line
