@@ -22,7 +22,9 @@ def run_step(title, argv, env=None):
 def run(pytest_args, quick=False) -> int:
     bootstrap.prepare()
     jobs = str(os.cpu_count() or 2)
-    pytest = [sys.executable, "-m", "pytest", "-c", str(paths.ROOT / "tox.ini"), "--rootdir", str(paths.ROOT)]
+    # --durations: the run's slowest tests in its log, to keep the whole run within its 15 minutes
+    pytest = [sys.executable, "-m", "pytest", "-c", str(paths.ROOT / "tox.ini"), "--rootdir", str(paths.ROOT),
+              "--durations=15"]
     plain = list(pytest_args)
     if not quick and not pytest_args:
         plain.append("--ignore=suites/conformance")  # the sanitized step below runs it
