@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from gatehelp import mutant_binary, run
-from iogate import paths
+from iogate import artefacts, paths
 
 MUTANT = "select--exit-on-recv-error"
 CASES = "recv.error.closes,recv.zero.closes,et.read.drains-until-eagain"
@@ -19,10 +19,16 @@ pytestmark = pytest.mark.skipif(not mutant_binary(MUTANT).exists(), reason=f"mut
 
 
 @pytest.fixture(scope="module")
-def gated(tmp_path_factory):
+def scratch(tmp_path_factory):
+    """The gate's TMPDIR, private and empty before the run."""
+    return tmp_path_factory.mktemp("tmpdir")
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory, scratch):
     out = tmp_path_factory.mktemp("report")
     proc = run("gate", "--server-cmd", f"{mutant_binary(MUTANT)} --port {{port}}", "--model", "select",
-               "--cases", CASES, "--report", str(out), "--junit", str(out / "junit.xml"))
+               "--cases", CASES, "--report", str(out), "--junit", str(out / "junit.xml"), env={"TMPDIR": str(scratch)})
     return out, proc
 
 
@@ -53,6 +59,38 @@ def test_report_json_holds_each_cell_with_its_evidence(gated):
     case = next(c for c in rep["cases"] if c["id"] == "recv.error.closes")
     assert case["requirement"]["source"].startswith("recv(2)") and case["teaching"]["fix"]
     assert cells["et.read.drains-until-eagain"]["verdict"] == "N/A"
+
+
+def test_nothing_is_left_in_tmpdir_and_the_failing_cell_keeps_its_files_in_the_report(gated, scratch):
+    out, proc = gated
+    assert not list(scratch.iterdir()), f"left in the gate's TMPDIR: {list(scratch.iterdir())}"
+    rep = json.loads((out / "report.json").read_text())
+    cells = {r["case"]: r for r in rep["results"]}
+    fail = cells["recv.error.closes"]
+    folder = f"cells/{fail['target']}/recv.error.closes"
+    assert fail["artefacts"]["trace"] == f"{folder}/trace.jsonl"  # relative to the report directory
+    assert fail["artefacts"]["stderr"] == f"{folder}/stderr.txt"
+    assert "workdir" not in fail["evidence"] and "files" not in fail["evidence"]
+    records = [json.loads(line) for line in (out / fail["artefacts"]["trace"]).read_text().splitlines()]
+    assert any(r.get("fault") == "recv.reset:conn=1,after=1" for r in records)  # the whole trace
+    assert "Connection reset" in (out / fail["artefacts"]["stderr"]).read_text()
+    assert not cells["recv.zero.closes"].get("artefacts") and not cells["et.read.drains-until-eagain"].get("artefacts")
+    kept = [p for p in (out / "cells").rglob("*") if p.is_file()]
+    assert {p.name for p in kept} <= {"trace.jsonl", "stderr.txt", "stdout.txt"}
+    assert sum(p.stat().st_size for p in kept) <= artefacts.TOTAL_CAP
+    assert f"files: trace.jsonl, stderr.txt" in proc.stdout and str(out / folder) in proc.stdout
+    assert f'href="{folder}/trace.jsonl"' in (out / "report.html").read_text()
+
+
+def test_without_report_nothing_is_kept_and_the_terminal_says_how_to_get_the_files(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = run("gate", "--server-cmd", f"{mutant_binary(MUTANT)} --port {{port}}", "--model", "select",
+               "--cases", "recv.error.closes", "--junit", str(tmp_path / "junit.xml"), env={"TMPDIR": str(scratch)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert not list(scratch.iterdir()), f"left in the gate's TMPDIR: {list(scratch.iterdir())}"
+    assert "were not kept: run again with --report DIR" in proc.stdout
+    assert sorted(os.listdir(tmp_path)) == ["junit.xml", "tmp"]
 
 
 class Collect(HTMLParser):
