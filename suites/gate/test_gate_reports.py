@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from gatehelp import mutant_binary, run
-from iogate import artefacts, paths
+from iogate import __version__, artefacts, paths
 
 MUTANT = "select--exit-on-recv-error"
 CASES = "recv.error.closes,recv.zero.closes,et.read.drains-until-eagain"
@@ -132,21 +132,36 @@ def test_junit_has_failure_skipped_and_a_testcase_per_case(gated):
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
     cases = {tc.name: tc for suite in xml for tc in suite}
     assert set(cases) == set(CASES.split(","))
-    assert {tc.classname for tc in cases.values()} == {"select"}  # the server's model
+    name = f"iogate-mutant-{MUTANT}"  # the server's name: from its command, as no --name was given
+    assert [suite.name for suite in xml] == [name] and {tc.classname for tc in cases.values()} == {name}
+    props = {p.name: p.value for p in next(iter(xml)).properties()}
+    assert props["iogate.model"] == "select" and props["iogate.seed"] == "1" and props["iogate.protocol"] == "seq"
+    assert props["iogate.version"] == __version__ and props["iogate.backend"] == "preload"
     kinds = {name: [type(r).__name__ for r in tc.result] for name, tc in cases.items()}
     assert kinds == {"recv.error.closes": ["Failure"], "recv.zero.closes": [],
                      "et.read.drains-until-eagain": ["Skipped"]}
-    assert "ECONNRESET" in cases["recv.error.closes"].result[0].text
+    failed = cases["recv.error.closes"]
+    assert "ECONNRESET" in failed.result[0].text
+    assert failed.system_out.startswith("client transcript:") and "client 1" in failed.system_out
+    assert "Connection reset by peer" in failed.system_err  # the server's stderr tail
+    assert cases["et.read.drains-until-eagain"].result[0].message.startswith("does not apply")
 
 
 def test_an_error_is_a_junit_error_and_reports_are_written(tmp_path):
     junitparser = pytest.importorskip("junitparser")
     proc = run("gate", "--server-cmd", "sleep 30 {port}", "--model", "blocking", "--cases", "recv.zero.closes",
-               "--junit", str(tmp_path / "j.xml"), "--report", str(tmp_path), env={"IOGATE_TIMEOUT_SCALE": "0.2"})
+               "--name", "my server", "--junit", str(tmp_path / "j.xml"), "--report", str(tmp_path),
+               env={"IOGATE_TIMEOUT_SCALE": "0.2"})
     assert proc.returncode == 2
     xml = junitparser.JUnitXml.fromfile(str(tmp_path / "j.xml"))
+    assert [suite.name for suite in xml] == ["my server"]
     (tc,) = [tc for suite in xml for tc in suite]
-    assert tc.name == "recv.zero.closes" and tc.classname == "blocking"
+    assert tc.name == "recv.zero.closes" and tc.classname == "my server"
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["targets"][0]["name"] == "my server" and rep["results"][0]["target"] == "my server"
+    assert "--name 'my server'" in rep["results"][0]["replay"]
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("case"))
+    assert header.split()[1:] == ["my", "server"]  # the table's column
     assert [type(r).__name__ for r in tc.result] == ["Error"]
     assert json.loads((tmp_path / "report.json").read_text())["counts"]["ERROR"] == 1
 
