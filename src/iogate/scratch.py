@@ -27,7 +27,7 @@ def mkdtemp(prefix: str) -> str:
     """A new private directory: inside the run's directory during a run."""
     with _lock:
         root = _root
-    return tempfile.mkdtemp(prefix=prefix, dir=root)
+    return tempfile.mkdtemp(prefix=prefix if root else f"iogate-{prefix}", dir=root)
 
 
 def root():
