@@ -7,3 +7,5 @@ the gate, reports and the command line (docs/architecture.md). `./iogate`
 runs `python3 -m iogate`. The pytest plugin that gives a user's tests its
 fixtures is fixtures/pytest_iogate.py (docs/plugin.md).
 """
+
+__version__ = "0.16.0"  # the one place the version is written: reports, JUnit properties

@@ -3,11 +3,11 @@ external command), its cases (--cases globs with exclusions), the checks
 of the command line that need no build, and --shard's deterministic slice.
 Nothing here starts a process."""
 import fnmatch
-import os
 import shlex
 import sys
 
 from . import catalogue, models
+from .names import server_name
 from .runner import Target, model_target
 
 
@@ -23,7 +23,9 @@ def left_out_note(items, prefix):
     return [f"{prefix}: {m.name} left out: {models.left_out(m)}" for m in items if models.left_out(m)]
 
 
-def external_target(cmd, model_name):
+def external_target(cmd, model_name, name=None):
+    """The target of --server-cmd, named by --name or after the program
+    its command runs (names.py)."""
     profile = None
     if model_name and model_name != "auto":
         profile = models.model(model_name).profile
@@ -37,7 +39,7 @@ def external_target(cmd, model_name):
         print("iogate gate: --server-cmd has no '{port}'; the server must then print 'listening on PORT'",
               file=sys.stderr)
     model = model_name if model_name and model_name != "auto" else None
-    return Target(os.path.basename(argv[0]), cmd, profile, protocol_flag=False, model=model)
+    return Target(name or server_name(cmd), cmd, profile, protocol_flag=False, model=model)
 
 
 def unmatched_globs(pattern):
@@ -54,6 +56,9 @@ def usage_problem(opts):
         return "--jobs must be >= 1"
     if not 0 <= opts.seed < 2 ** 64:
         return f"--seed must be in 0..2^64-1 (the shim's plan seed), not {opts.seed}"
+    name = getattr(opts, "name", None)
+    if name is not None and (not name.strip() or any(ord(ch) < 32 or ord(ch) == 127 for ch in name)):
+        return "--name must be a non-empty name on one line, without control characters"
     if opts.cases is not None:
         if not [g for g in opts.cases.split(",") if g.strip().lstrip("!")]:
             return "--cases is empty: give case ids or globs (`./iogate list` shows the ids), or leave it out for all"

@@ -1,6 +1,6 @@
-"""The gate's tests run ./iogate in subprocesses; the files a failing cell
-keeps (trace, stderr) go to pytest's own temporary directory (pruned by
-pytest), not to /tmp."""
+"""The gate's tests run ./iogate in subprocesses with $TMPDIR in pytest's own
+temporary directory (pruned by pytest): a gate leaves nothing there, and if
+one ever did, it would not pile up in /tmp."""
 import pytest
 
 import gatehelp

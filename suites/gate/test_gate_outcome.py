@@ -148,7 +148,7 @@ def test_junit_a_warn_is_a_passed_testcase_with_the_warning(tmp_path):
     root, tcs = junit_cases(rep, tmp_path)
     assert (root.get("tests"), root.get("failures"), root.get("errors"), root.get("skipped")) == ("5", "1", "1", "1")
     warn = tcs[rep["results"][1]["case"]]
-    assert [child.tag for child in warn] == ["properties", "system-out"]  # no failure, error or skipped
+    assert [child.tag for child in warn] == ["properties", "system-out", "system-err"]  # no failure/error/skipped
     props = {p.get("name"): p.get("value") for p in warn.iter("property")}
     assert props == {"iogate.verdict": "WARN", "iogate.warning": REASON}
     out = warn.find("system-out").text

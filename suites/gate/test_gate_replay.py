@@ -1,5 +1,6 @@
 """./iogate replay REPORT CASE: the same plan and seed, the same faults."""
 import json
+import os
 
 import pytest
 
@@ -10,14 +11,25 @@ from iogate.runner import compact_faults
 
 @pytest.mark.skipif(not mutant_binary("select--exit-on-recv-error").exists(), reason="mutant not built")
 def test_replay_of_a_failed_cell_fails_again_with_the_same_faults(tmp_path):
+    scratch = tmp_path / "tmp"  # TMPDIR: nothing of the replay may stay there, failing or not
+    scratch.mkdir()
+    rep = tmp_path / "rep"
     g = run("gate", "--server-cmd", f"{mutant_binary('select--exit-on-recv-error')} --port {{port}}", "--model", "select",
-            "--cases", "recv.error.closes", "--seed", "5", "--report", str(tmp_path))
+            "--cases", "recv.error.closes", "--seed", "5", "--report", str(rep))
     assert g.returncode == 1
-    out = run("replay", str(tmp_path), "recv.error.closes")
+    out = run("replay", str(rep), "recv.error.closes", env={"TMPDIR": str(scratch)})
     assert out.returncode == 1, out.stdout + out.stderr
     assert "plan: recv.reset:conn=1,after=1;seed=5   seed: 5" in out.stdout
     assert "the same fault sequence on every connection" in out.stdout
     assert ">> " in out.stdout  # the replay's trace excerpt, the injected fault marked
+    assert not list(scratch.iterdir()) and "files: not kept (--keep" in out.stdout
+    kept = run("replay", str(rep / "report.json"), "recv.error.closes", "--keep", env={"TMPDIR": str(scratch)})
+    assert kept.returncode == 1, kept.stdout + kept.stderr
+    assert not list(scratch.iterdir())
+    (where,) = [line[len("files: "):] for line in kept.stdout.splitlines() if line.startswith("files: ")]
+    assert os.path.dirname(where) == str(rep) and os.path.basename(where).startswith("replay-recv.error.closes-")
+    names = os.listdir(where)
+    assert any(n.endswith(".trace.jsonl") for n in names) and any(n.endswith(".stderr") for n in names), names
 
 
 @pytest.mark.skipif(not have("epoll_et"), reason="epoll_et is not built")

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from gatehelp import mutant_binary, run
-from iogate import paths
+from iogate import __version__, artefacts, paths
 
 MUTANT = "select--exit-on-recv-error"
 CASES = "recv.error.closes,recv.zero.closes,et.read.drains-until-eagain"
@@ -19,10 +19,16 @@ pytestmark = pytest.mark.skipif(not mutant_binary(MUTANT).exists(), reason=f"mut
 
 
 @pytest.fixture(scope="module")
-def gated(tmp_path_factory):
+def scratch(tmp_path_factory):
+    """The gate's TMPDIR, private and empty before the run."""
+    return tmp_path_factory.mktemp("tmpdir")
+
+
+@pytest.fixture(scope="module")
+def gated(tmp_path_factory, scratch):
     out = tmp_path_factory.mktemp("report")
     proc = run("gate", "--server-cmd", f"{mutant_binary(MUTANT)} --port {{port}}", "--model", "select",
-               "--cases", CASES, "--report", str(out), "--junit", str(out / "junit.xml"))
+               "--cases", CASES, "--report", str(out), "--junit", str(out / "junit.xml"), env={"TMPDIR": str(scratch)})
     return out, proc
 
 
@@ -53,6 +59,38 @@ def test_report_json_holds_each_cell_with_its_evidence(gated):
     case = next(c for c in rep["cases"] if c["id"] == "recv.error.closes")
     assert case["requirement"]["source"].startswith("recv(2)") and case["teaching"]["fix"]
     assert cells["et.read.drains-until-eagain"]["verdict"] == "N/A"
+
+
+def test_nothing_is_left_in_tmpdir_and_the_failing_cell_keeps_its_files_in_the_report(gated, scratch):
+    out, proc = gated
+    assert not list(scratch.iterdir()), f"left in the gate's TMPDIR: {list(scratch.iterdir())}"
+    rep = json.loads((out / "report.json").read_text())
+    cells = {r["case"]: r for r in rep["results"]}
+    fail = cells["recv.error.closes"]
+    folder = f"cells/{fail['target']}/recv.error.closes"
+    assert fail["artefacts"]["trace"] == f"{folder}/trace.jsonl"  # relative to the report directory
+    assert fail["artefacts"]["stderr"] == f"{folder}/stderr.txt"
+    assert "workdir" not in fail["evidence"] and "files" not in fail["evidence"]
+    records = [json.loads(line) for line in (out / fail["artefacts"]["trace"]).read_text().splitlines()]
+    assert any(r.get("fault") == "recv.reset:conn=1,after=1" for r in records)  # the whole trace
+    assert "Connection reset" in (out / fail["artefacts"]["stderr"]).read_text()
+    assert not cells["recv.zero.closes"].get("artefacts") and not cells["et.read.drains-until-eagain"].get("artefacts")
+    kept = [p for p in (out / "cells").rglob("*") if p.is_file()]
+    assert {p.name for p in kept} <= {"trace.jsonl", "stderr.txt", "stdout.txt"}
+    assert sum(p.stat().st_size for p in kept) <= artefacts.TOTAL_CAP
+    assert f"files: trace.jsonl, stderr.txt" in proc.stdout and str(out / folder) in proc.stdout
+    assert f'href="{folder}/trace.jsonl"' in (out / "report.html").read_text()
+
+
+def test_without_report_nothing_is_kept_and_the_terminal_says_how_to_get_the_files(tmp_path):
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    proc = run("gate", "--server-cmd", f"{mutant_binary(MUTANT)} --port {{port}}", "--model", "select",
+               "--cases", "recv.error.closes", "--junit", str(tmp_path / "junit.xml"), env={"TMPDIR": str(scratch)})
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert not list(scratch.iterdir()), f"left in the gate's TMPDIR: {list(scratch.iterdir())}"
+    assert "were not kept: run again with --report DIR" in proc.stdout
+    assert sorted(os.listdir(tmp_path)) == ["junit.xml", "tmp"]
 
 
 class Collect(HTMLParser):
@@ -94,21 +132,36 @@ def test_junit_has_failure_skipped_and_a_testcase_per_case(gated):
     xml = junitparser.JUnitXml.fromfile(str(out / "junit.xml"))
     cases = {tc.name: tc for suite in xml for tc in suite}
     assert set(cases) == set(CASES.split(","))
-    assert {tc.classname for tc in cases.values()} == {"select"}  # the server's model
+    name = f"iogate-mutant-{MUTANT}"  # the server's name: from its command, as no --name was given
+    assert [suite.name for suite in xml] == [name] and {tc.classname for tc in cases.values()} == {name}
+    props = {p.name: p.value for p in next(iter(xml)).properties()}
+    assert props["iogate.model"] == "select" and props["iogate.seed"] == "1" and props["iogate.protocol"] == "seq"
+    assert props["iogate.version"] == __version__ and props["iogate.backend"] == "preload"
     kinds = {name: [type(r).__name__ for r in tc.result] for name, tc in cases.items()}
     assert kinds == {"recv.error.closes": ["Failure"], "recv.zero.closes": [],
                      "et.read.drains-until-eagain": ["Skipped"]}
-    assert "ECONNRESET" in cases["recv.error.closes"].result[0].text
+    failed = cases["recv.error.closes"]
+    assert "ECONNRESET" in failed.result[0].text
+    assert failed.system_out.startswith("client transcript:") and "client 1" in failed.system_out
+    assert "Connection reset by peer" in failed.system_err  # the server's stderr tail
+    assert cases["et.read.drains-until-eagain"].result[0].message.startswith("does not apply")
 
 
 def test_an_error_is_a_junit_error_and_reports_are_written(tmp_path):
     junitparser = pytest.importorskip("junitparser")
     proc = run("gate", "--server-cmd", "sleep 30 {port}", "--model", "blocking", "--cases", "recv.zero.closes",
-               "--junit", str(tmp_path / "j.xml"), "--report", str(tmp_path), env={"IOGATE_TIMEOUT_SCALE": "0.2"})
+               "--name", "my server", "--junit", str(tmp_path / "j.xml"), "--report", str(tmp_path),
+               env={"IOGATE_TIMEOUT_SCALE": "0.2"})
     assert proc.returncode == 2
     xml = junitparser.JUnitXml.fromfile(str(tmp_path / "j.xml"))
+    assert [suite.name for suite in xml] == ["my server"]
     (tc,) = [tc for suite in xml for tc in suite]
-    assert tc.name == "recv.zero.closes" and tc.classname == "blocking"
+    assert tc.name == "recv.zero.closes" and tc.classname == "my server"
+    rep = json.loads((tmp_path / "report.json").read_text())
+    assert rep["targets"][0]["name"] == "my server" and rep["results"][0]["target"] == "my server"
+    assert "--name 'my server'" in rep["results"][0]["replay"]
+    header = next(line for line in proc.stdout.splitlines() if line.startswith("case"))
+    assert header.split()[1:] == ["my", "server"]  # the table's column
     assert [type(r).__name__ for r in tc.result] == ["Error"]
     assert json.loads((tmp_path / "report.json").read_text())["counts"]["ERROR"] == 1
 
