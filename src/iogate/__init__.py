@@ -7,3 +7,7 @@ the gate, reports and the command line (docs/architecture.md). `./iogate`
 runs `python3 -m iogate`. The pytest plugin that gives a user's tests its
 fixtures is fixtures/pytest_iogate.py (docs/plugin.md).
 """
+
+# The one version of iogate: `iogate --version`, the reports, and CMake's project(VERSION) (read from
+# this line by the top CMakeLists.txt, for the Debian package).
+__version__ = "0.16.0"
