@@ -36,11 +36,14 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/src/iogate DESTINATION ${IOGATE_PYTHON_DIR
 install(FILES ${CMAKE_SOURCE_DIR}/fixtures/pytest_iogate.py DESTINATION ${IOGATE_PYTHON_DIR})
 # The distribution's metadata: importlib.metadata finds it on sys.path, and
 # pytest loads every pytest11 entry point it names (no -p, no PYTHONPATH).
+# The entry point is named like the module: a project that also asks for it
+# (`-p pytest_iogate`, pytest_plugins, iogate's own conftest.py) finds it
+# loaded instead of registering it twice (pytest refuses that).
 set(IOGATE_DIST_INFO ${CMAKE_BINARY_DIR}/iogate-${PROJECT_VERSION}.dist-info)
 file(WRITE ${IOGATE_DIST_INFO}/METADATA
      "Metadata-Version: 2.1\nName: iogate\nVersion: ${PROJECT_VERSION}\n"
      "Summary: conformance and fault-injection testing of network servers\n")
-file(WRITE ${IOGATE_DIST_INFO}/entry_points.txt "[pytest11]\niogate = pytest_iogate\n")
+file(WRITE ${IOGATE_DIST_INFO}/entry_points.txt "[pytest11]\npytest_iogate = pytest_iogate\n")
 file(WRITE ${IOGATE_DIST_INFO}/top_level.txt "iogate\npytest_iogate\n")
 file(WRITE ${IOGATE_DIST_INFO}/INSTALLER "cmake\n")
 install(DIRECTORY ${IOGATE_DIST_INFO} DESTINATION ${IOGATE_PYTHON_DIR})
