@@ -54,12 +54,13 @@ def test_the_installed_command_gates_from_another_directory_without_the_clone(pr
     server = prefix / "lib" / "iogate" / "bin" / "iogate-select"
     mutant = prefix / "lib" / "iogate" / "bin" / "iogate-mutant-select--exit-on-recv-error"
     assert server.exists() and mutant.exists() and (prefix / "lib" / "iogate" / "lib" / "libiogate_inject.so").exists()
-    g = subprocess.run([str(iogate), "gate", "--server-cmd", f"{mutant} --port {{port}}", "--model", "select",
-                        "--cases", "recv.error.closes", "--report", "rep"], capture_output=True, text=True, env=env,
-                       cwd=work, timeout=300)
+    on_path = dict(env, PATH=f"{iogate.parent}:{env['PATH']}")
+    g = subprocess.run(["iogate", "gate", "--server-cmd", f"{mutant} --port {{port}}", "--model", "select",
+                        "--cases", "recv.error.closes", "--report", "rep"], capture_output=True, text=True,
+                       env=on_path, cwd=work, timeout=300)
     assert g.returncode == 1, g.stdout + g.stderr  # the mutant's bug, found by the installed iogate
     replay = next(ln.strip() for ln in g.stdout.splitlines() if ln.strip().startswith("replay: "))
-    assert replay.startswith(f"replay: {iogate} gate --server-cmd "), replay  # the command as it was invoked
+    assert replay.startswith("replay: iogate gate --server-cmd "), replay  # the command as it was invoked
     assert f"iogate gate: wrote {work / 'rep' / 'report.json'}" in g.stderr  # absolute
     assert not (tmp_path / "called").exists()  # installed = prebuilt: no cmake, no apt-get
     for command in ("test", "docs"):
