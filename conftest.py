@@ -1,5 +1,19 @@
 """Root pytest configuration: the iogate package (src/) and the plugin
 (fixtures/pytest_iogate.py) are on the path (tox.ini `pythonpath`); the
-plugin provides the fixtures and brings the build up to date once per
-session (on the xdist controller only)."""
+plugin provides the fixtures. iogate's own tests run the reference servers
+and mutants too: the whole tree is brought up to date once per session (on
+the xdist controller only), before the plugin's own build of the shim side,
+which then finds nothing to do."""
+import os
+
+import pytest
+
+from iogate import bootstrap
+
 pytest_plugins = ["pytest_iogate"]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    if not hasattr(session.config, "workerinput") and os.environ.get("IOGATE_NO_BUILD") != "1":
+        bootstrap.build(bootstrap.ALL)

@@ -8,4 +8,6 @@ runs `python3 -m iogate`. The pytest plugin that gives a user's tests its
 fixtures is fixtures/pytest_iogate.py (docs/plugin.md).
 """
 
-__version__ = "0.16.0"  # the one place the version is written: reports, JUnit properties
+# The one version of iogate: `iogate --version`, the reports, and CMake's project(VERSION) (read from
+# this line by the top CMakeLists.txt, for the Debian package).
+__version__ = "0.16.0"

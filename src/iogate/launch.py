@@ -18,7 +18,7 @@ import sys
 from . import bootstrap, outputs, paths, plans, tls as tls_mod
 
 
-def run(command, faults: str, trace=None, backend="auto", tls=False) -> int:
+def run(command, faults: str, trace=None, backend="auto", tls=False, install=True) -> int:
     argv = list(command)
     if argv and argv[0] == "--":
         argv = argv[1:]
@@ -35,7 +35,7 @@ def run(command, faults: str, trace=None, backend="auto", tls=False) -> int:
     if problem:  # the shim would trace nowhere without a word
         print(f"iogate run: cannot write --trace {trace}: {problem}", file=sys.stderr)
         return 2
-    bootstrap.prepare()
+    bootstrap.prepare(bootstrap.GATE, install=install)  # the shim and the launchers only
     try:
         plans.validate(faults)
     except ValueError as e:

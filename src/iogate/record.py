@@ -147,7 +147,7 @@ def _main(args):
     if problem:
         print(f"iogate record: cannot write --out {args.out}: {problem}", file=sys.stderr)
         return 2
-    bootstrap.prepare()
+    bootstrap.prepare(bootstrap.GATE, install=not args.no_install)  # the shim and the launchers only
     server = Server(args.server_cmd, plan="seed=1", name="server")
     proxy = None
     try:

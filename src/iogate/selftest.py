@@ -19,8 +19,8 @@ def run_step(title, argv, env=None):
     return title, subprocess.call(argv, cwd=paths.ROOT, env=env)
 
 
-def run(pytest_args, quick=False) -> int:
-    bootstrap.prepare()
+def run(pytest_args, quick=False, install=True) -> int:
+    bootstrap.prepare(bootstrap.ALL, install=install)
     jobs = str(os.cpu_count() or 2)
     # --durations: the run's slowest tests in its log, to keep the whole run within its 15 minutes
     pytest = [sys.executable, "-m", "pytest", "-c", str(paths.ROOT / "tox.ini"), "--rootdir", str(paths.ROOT),

@@ -10,13 +10,14 @@ from . import paths
 
 @functools.lru_cache(maxsize=None)
 def load() -> dict:
-    path = paths.BUILD / "tables.json"
+    path = paths.TABLES
     try:
         with open(path, encoding="utf-8") as f:
             return json.load(f)
     except (OSError, ValueError) as e:
-        raise SystemExit(f"iogate: cannot read the shim's tables {path} ({e}): build first "
-                         f"(./iogate builds when IOGATE_NO_BUILD is unset)")
+        raise SystemExit(f"iogate: cannot read the shim's tables {path} ({e}): "
+                         + ("the installation is incomplete" if paths.INSTALLED else
+                            "build first (./iogate builds when IOGATE_NO_BUILD is unset)"))
 
 
 @functools.lru_cache(maxsize=None)

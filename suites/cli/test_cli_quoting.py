@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from gatehelp import ENV, mutant_binary, run
+from gatehelp import ENV, IOGATE, mutant_binary, run
 from iogate import paths
 
 MUTANT = mutant_binary("select--exit-on-recv-error")
@@ -43,7 +43,9 @@ def test_the_printed_replay_line_of_a_quoted_server_command_runs_as_printed(tmp_
     assert f"replay: {line}" in failure.text
     page = html.unescape((tmp_path / "rep" / "report.html").read_text())
     assert line in page
-    assert shlex.join(["./iogate", "replay", "report.json", CASE, "--target", cell["target"]]) in page
+    assert shlex.join([IOGATE, "replay", str(tmp_path / "rep" / "report.json"), CASE, "--target", cell["target"]]) \
+        in page  # the command as invoked, the report by its absolute path
+    assert shlex.split(line)[0] == IOGATE
     again = subprocess.run(["sh", "-c", line], cwd=paths.ROOT, capture_output=True, text=True, timeout=600,
                            env=dict(ENV, **env))
     assert again.returncode == 1, again.stdout + again.stderr  # the same verdict: FAIL

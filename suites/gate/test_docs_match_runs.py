@@ -23,7 +23,9 @@ def block_after(text, sentence):
 
 
 def numbers_aside(lines):
-    return [NUMBER.sub("N", line).rstrip() for line in lines]
+    """Numbers aside, and the clone's path as the README writes it (a replay
+    line names the script by its absolute path: it is pasted anywhere)."""
+    return [NUMBER.sub("N", line.replace(str(paths.ROOT), "~/iogate")).rstrip() for line in lines]
 
 
 def gate_lines(out):

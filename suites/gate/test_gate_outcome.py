@@ -192,7 +192,7 @@ def test_replay_of_a_warn_cell_exits_by_the_same_contract(monkeypatch, tmp_path,
     rep["targets"][0]["protocol_flag"] = False
     reports.write_json(rep, tmp_path / "report.json")
     warn = rep["results"][1]
-    monkeypatch.setattr(replay.bootstrap, "prepare", lambda: None)
+    monkeypatch.setattr(replay.bootstrap, "prepare", lambda *a, **kw: None)
     monkeypatch.setattr(replay, "run_case", lambda case, target, **kw: Result.from_dict(warn))
     args = type("Args", (), dict(report=str(tmp_path), case=warn["case"], target=None, keep=False,
                                  strict=strict_flag))

@@ -9,7 +9,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from gatehelp import mutant_binary, run
+from gatehelp import IOGATE, mutant_binary, run
 from iogate import __version__, artefacts, paths
 
 MUTANT = "select--exit-on-recv-error"
@@ -120,7 +120,7 @@ def test_report_html_is_self_contained_and_explains_the_failure(gated):
     assert not page.external, page.external
     for needle in ("recv(2) RETURN VALUE", "recv.reset:conn=1,after=1;seed=1", "client transcript",
                    "trace excerpt", "the fix:", "the fix:",
-                   "./iogate replay report.json recv.error.closes"):
+                   f"{IOGATE} replay {out / 'report.json'} recv.error.closes"):  # as invoked; absolute
         assert needle in text, needle
     assert ("tr", "injected") in page.classes  # the injected fault's trace row is highlighted
     assert sum(1 for tag, cls in page.classes if tag == "td" and "cell" in cls.split()) == 3
