@@ -38,6 +38,19 @@ def configure(memory=None, procs=None, output=None):
             _settings[name] = value
 
 
+OPTIONS = {"memory": "--max-memory", "procs": "--max-procs", "output": "--max-output"}
+
+
+def changed_options():
+    """The command-line words of the limits this run changed (a replay line
+    carries them: a cell that hit --max-memory 64M must meet it again)."""
+    words = []
+    for name, option in OPTIONS.items():
+        if _settings[name] != DEFAULTS[name]:
+            words += [option, str(_settings[name])]
+    return words
+
+
 SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)i?b?\s*$", re.IGNORECASE)
 
 

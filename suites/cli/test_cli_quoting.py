@@ -32,7 +32,7 @@ def server_commands(tmp_path):
 def test_the_printed_replay_line_of_a_quoted_server_command_runs_as_printed(tmp_path, which):
     cmd = server_commands(tmp_path)[which]
     env = {"TMPDIR": str(tmp_path)}
-    g = run("gate", "--server-cmd", cmd, "--model", "select", "--cases", CASE, "--seed", "5",
+    g = run("gate", "--server-cmd", cmd, "--model", "select", "--cases", CASE, "--seed", "5", "--max-output", "2M",
             "--report", str(tmp_path / "rep"), "--junit", str(tmp_path / "junit.xml"), env=env)
     assert g.returncode == 1, g.stdout + g.stderr
     line = next(ln.strip()[len("replay: "):] for ln in g.stdout.splitlines() if ln.strip().startswith("replay: "))
@@ -46,6 +46,7 @@ def test_the_printed_replay_line_of_a_quoted_server_command_runs_as_printed(tmp_
     assert shlex.join([IOGATE, "replay", str(tmp_path / "rep" / "report.json"), CASE, "--target", cell["target"]]) \
         in page  # the command as invoked, the report by its absolute path
     assert shlex.split(line)[0] == IOGATE
+    assert "--max-output 2097152" in line  # a changed limit is part of the cell: the replay meets it again
     again = subprocess.run(["sh", "-c", line], cwd=paths.ROOT, capture_output=True, text=True, timeout=600,
                            env=dict(ENV, **env))
     assert again.returncode == 1, again.stdout + again.stderr  # the same verdict: FAIL
