@@ -16,9 +16,10 @@ NICE = (1, 2, 5)
 
 
 def when(ms: float) -> str:
+    """A time in ms as a short label: "0", "250 ms", "1.5 s", "2.65 s" (3 significant digits)."""
     if ms == 0:
         return "0"
-    return f"{ms:g} ms" if ms < 1000 else f"{ms / 1000:g} s"
+    return f"{float(f'{ms:.3g}'):g} ms" if ms < 1000 else f"{float(f'{ms / 1000:.3g}'):g} s"
 
 
 def tick_step(span_ms: float, most: int = 10) -> float:
@@ -43,9 +44,10 @@ def render(timeline) -> str:
     plot_w, plot_h = W - RIGHT - LEFT, BOTTOM - TOP
     bw = plot_w / n
     marks = timeline.get("faults") or []
-    title = (f"calls per {width} ms bucket: {timeline.get('calls', 0)} calls in {when(timeline.get('span_ms', 0))}"
-             + (f"; {len(marks) + timeline.get('faults_more', 0)} injected fault marks" if marks else
-                "; no injected fault"))
+    injected = sum(k for _, _, k in marks)
+    title = (f"calls per {width} ms bucket: {timeline.get('calls', 0)} calls in {when(timeline.get('span_ms', 0))}; "
+             + (f"{injected} injected fault{'s' if injected > 1 else ''} marked" if marks else "no injected fault")
+             + (f" ({timeline['faults_more']} more marks left out)" if timeline.get("faults_more") else ""))
     out = [f'<svg class="timeline" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {W} {H}" role="img" '
            f'font-family="system-ui, sans-serif" font-size="12">',
            f"<title>{escape(title)}</title>",
