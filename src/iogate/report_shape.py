@@ -34,7 +34,7 @@ RESULT = (("target", str, True), ("case", str, True), ("verdict", str, True), ("
           ("seed", int, True), ("protocol", str, True), ("message", str, False), ("faults", list, False),
           ("sequences", dict, False), ("seconds", (int, float), False), ("transcript", list, False),
           ("excerpt", list, False), ("evidence", dict, False), ("replay", str, False),
-          ("artefacts", dict, False))
+          ("artefacts", dict, False), ("timeline", dict, False))
 SHARD = (("index", int, True), ("count", int, True), ("cells", int, False), ("matrix", str, False))
 
 

@@ -5,7 +5,8 @@ import re
 from iogate import paths
 
 SRC = paths.ROOT / "src" / "iogate"
-BOTTOM = {"verdicts", "paths", "atomic", "deferral", "trace", "faultseq", "judge", "timeouts", "tables"}
+BOTTOM = {"verdicts", "paths", "atomic", "deferral", "trace", "faultseq", "judge", "timeouts", "tables", "timeline",
+          "timeline_svg"}
 PROCESS_OR_SOCKET = {"server", "client", "procfs", "sockdiag", "processes", "crowd", "context", "socket", "select",
                      "subprocess"}
 

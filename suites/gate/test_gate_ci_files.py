@@ -62,8 +62,8 @@ def test_gitlab_template():
 
 
 def test_the_files_they_name_exist_and_are_executable():
-    for rel in ("check-report-html", "servers/nginx"):
+    for rel in ("check-report-html", "screenshot-report", "servers/nginx"):
         assert os.access(CI / rel, os.X_OK), rel
     wanted = (CI / "debian-packages.txt").read_text().split()
-    for pkg in ("nginx", "socat", "python3-jinja2", "python3-junitparser", "python3-yaml"):
+    for pkg in ("nginx", "socat", "python3-jinja2", "python3-junitparser", "python3-yaml", "python3-matplotlib"):
         assert pkg in wanted

@@ -10,7 +10,7 @@ from html.parser import HTMLParser
 import pytest
 
 from gatehelp import IOGATE, mutant_binary, run
-from iogate import __version__, artefacts, paths
+from iogate import __version__, artefacts, paths, report_html, reports, timeline
 
 MUTANT = "select--exit-on-recv-error"
 CASES = "recv.error.closes,recv.zero.closes,et.read.drains-until-eagain"
@@ -124,6 +124,25 @@ def test_report_html_is_self_contained_and_explains_the_failure(gated):
         assert needle in text, needle
     assert ("tr", "injected") in page.classes  # the injected fault's trace row is highlighted
     assert sum(1 for tag, cls in page.classes if tag == "td" and "cell" in cls.split()) == 3
+
+
+def test_the_failure_and_its_timeline_come_before_the_matrix_and_n_a_cells_say_why(gated):
+    out, _ = gated
+    rep = json.loads((out / "report.json").read_text())
+    fail = next(r for r in rep["results"] if r["verdict"] == "FAIL")
+    t = fail["timeline"]  # made from the trace while it existed: the injected reset marked where it happened
+    assert t["bucket_ms"] >= 10 and t["calls"] >= 3 and "recv" in t["counts"]
+    assert [rule for _, rule, _ in t["faults"]] == ["recv.reset:conn=1,after=1"]
+    assert sum(timeline.counts(t)["recv"]) >= 2
+    assert not any("timeline" in r for r in rep["results"] if r["verdict"] != "FAIL")  # failing cells only
+    html = (out / "report.html").read_text()
+    failure, matrix = html.index('id="cell-'), html.index('id="matrix"')
+    svg = html.index('<svg class="timeline"')
+    assert failure < svg < matrix and html.index("recv.reset:conn=1,after=1", svg) < matrix
+    na = html[html.index('id="not-applicable"'):]
+    assert "et.read.drains-until-eagain" in na and "does not apply" in na
+    # a merge of the run's report draws the timeline again, from report.json alone
+    assert '<svg class="timeline"' in report_html.render(reports.merge([reports.load(str(out))]))
 
 
 def test_junit_has_failure_skipped_and_a_testcase_per_case(gated):
