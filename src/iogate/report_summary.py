@@ -96,6 +96,10 @@ def render(report):
              + (", TLS" if report.get("tls") else "") + (", --strict" if strict else ""), ""]
     for line in report.get("warnings", []) or []:
         lines += [f"> **warning:** {cell_text(line, 600)}", ""]
+    if report.get("mode") == "mutants":  # a mutant's FAIL is the expected verdict: list the ones not caught
+        failing = [c for c in cells if not outcome.caught(c, strict)]
+        lines += section("Mutants not caught", failing, cases, strict)
+        return "\n".join(lines) + "\n"
     failing = [c for c in cells if outcome.effective(outcome.grade(c), strict) in outcome.BAD]
     warned = [c for c in cells if outcome.grade(c) == outcome.WARN and not strict]
     lines += section("Failing cells", failing, cases, strict)

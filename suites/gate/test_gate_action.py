@@ -46,6 +46,7 @@ jobs:
           cases: {cases}
           shard: ${{{{ matrix.shard }}}}/2
           report: iogate-shard-${{{{ matrix.shard }}}}
+          args: --seed 1 --jobs '2'
       - name: keep the report
         if: always()
         uses: actions/upload-artifact@v4
@@ -129,6 +130,8 @@ def test_a_failing_shard_fails_its_step_with_the_gates_exit_status(runs):
     assert keep.status == "not run" and keep.given["path"] == "iogate-shard-2"
     for name in ("report.json", "report.html", "junit.xml"):
         assert (runs["root"] / "iogate-shard-2" / name).is_file(), name
+    argv = json.loads((runs["root"] / "iogate-shard-2" / "report.json").read_text())["argv"]
+    assert argv[-4:] == ["--seed", "1", "--jobs", "2"] and "--shard" in argv, argv  # the input `args`, split
 
 
 def test_the_action_caches_its_build_and_reuses_the_one_it_is_given(runs):

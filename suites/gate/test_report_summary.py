@@ -53,6 +53,12 @@ def test_markup_and_fences_in_a_cell_stay_inert():
     assert "````sh\necho '```'\n````" in text  # a fence longer than any run of backticks inside
 
 
+def test_the_mutation_matrix_lists_the_mutants_not_caught():
+    cells = [cell("recv.zero.closes", "FAIL", "the leak shows"), dict(cell("other", "PASS"), target="m2")]
+    text = report_summary.render(report(cells, mode="mutants"))
+    assert "#### Mutants not caught (1)" in text and "| m2 | `other` | PASS |" in text and "the leak shows" not in text
+
+
 def test_a_long_list_is_cut_with_a_count():
     cells = [cell(f"c{i}", "FAIL", "x") for i in range(report_summary.LISTED + 7)]
     text = report_summary.render(report(cells))
