@@ -71,6 +71,16 @@ def test_the_action_maps_its_inputs_to_the_gate():
     assert not [p for p in bootstrap.wanted_packages(bootstrap.GATE) if p in text.split()]  # read, not copied
 
 
+@pytest.mark.parametrize("rel", ["action.yml", "ci/github/merge/action.yml"])
+def test_every_input_and_step_an_action_names_exists(rel):
+    """GitHub reads an undeclared input or an unknown step id as empty, silently."""
+    text = (paths.ROOT / rel).read_text()
+    action = yaml.safe_load(text)
+    assert set(re.findall(r"inputs\.([A-Za-z0-9_-]+)", text)) == set(action["inputs"]), rel
+    ids = {s["id"] for s in action["runs"]["steps"] if "id" in s}
+    assert set(re.findall(r"steps\.([A-Za-z0-9_-]+)\.", text)) <= ids, rel
+
+
 def test_the_example_workflow_uses_the_action_and_names_no_placeholder():
     doc = load("github/iogate.yml")
     text = (CI / "github" / "iogate.yml").read_text()
