@@ -81,6 +81,14 @@ jobs:
           server-cmd: ./passing --port {{port}}
           cases: recv.eagain.keeps-connection
           report: passing-report
+  badargs:
+    runs-on: ubuntu-latest
+    steps:
+      - name: gate
+        uses: ./.iogate
+        with:
+          server-cmd: ./passing --port {{port}}
+          args: --seed 'unbalanced
 """
 
 pytestmark = pytest.mark.skipif(not (mutant_binary(MUTANT).exists() and have("select")),
@@ -108,7 +116,7 @@ def runs(tmp_path_factory):
     env = dict(ENV, IOGATE_BUILD_DIR=str(paths.BUILD))
     out = {"root": root, "workflow": wf}
     for name, job, matrix in (("shard1", "gate", {"shard": 1}), ("shard2", "gate", {"shard": 2}),
-                              ("merge", "merge", None), ("pass", "pass", None)):
+                              ("merge", "merge", None), ("pass", "pass", None), ("badargs", "badargs", None)):
         out[name] = actionrun.Runner(root, str(scratch), env=env).job(".github/workflows/iogate.yml", job, matrix)
     return out
 
@@ -170,3 +178,10 @@ def test_a_passing_gate_passes_with_a_summary_that_lists_no_failure(runs):
     assert not job.failed and gate.outputs == {"report": "passing-report", "exit-code": "0"}, gate.log
     assert "### iogate PASS: passing" in job.summary and "**exit 0**" in job.summary
     assert "Failing cells" not in job.summary and "1 PASS, 0 WARN, 0 FAIL" in job.summary
+
+
+def test_extra_options_that_are_not_shell_words_stop_the_step_with_one_line(runs):
+    gate = runs["badargs"].step("gate")
+    assert gate.status == "failure" and gate.exit_code == 2, gate.log
+    assert "iogate: the extra options are not shell words: ValueError: No closing quotation" in gate.log
+    assert "iogate gate: exit" not in gate.log  # the gate never ran
