@@ -56,3 +56,18 @@ def file_problem(path, make_parents=True):
     if os.path.isdir(path):
         return f"{path} is a directory"
     return directory_problem(os.path.dirname(path), make=make_parents)
+
+
+def summary_problem(path):
+    """A file appended to (--summary): its directory exists; the file, when
+    it does, is not a directory and can be opened for appending."""
+    path = os.path.abspath(path)
+    if os.path.isdir(path):
+        return f"{path} is a directory"
+    if os.path.lexists(path):
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC | os.O_NONBLOCK))
+        except OSError as e:
+            return f"cannot append to it: {e.strerror}"
+        return None
+    return directory_problem(os.path.dirname(path), make=False)
