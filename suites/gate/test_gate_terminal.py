@@ -200,3 +200,19 @@ def test_explains_try_it_line_runs_in_a_terminal_with_colour_and_a_table_that_fi
     assert re.search(r"^recv\.zero\.closes\s+\x1b\[32mP", text, re.M), text
     rc, text = gate_in_a_pty(words, {"COLUMNS": "20", "NO_COLOR": "1"})
     assert rc == 0 and "\x1b[3" not in text and re.search(r"^recv\.zero\.closes\s+P\s*$", text, re.M), text
+
+
+def test_the_mutation_matrix_is_coloured_on_a_terminal_only(tty, monkeypatch):
+    import io
+    from iogate import outcome
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    stream, _ = tty
+    rep = {"results": [{"target": "m1", "case": "c", "verdict": "FAIL"}, {"target": "m2", "case": "c",
+                                                                          "verdict": "PASS"}]}
+    out = outcome.of_report(dict(rep, targets=[], cases=[], mode="mutants"))
+    coloured = "\n".join(terminal.mutants_table(rep, out, stream))
+    assert f"\x1b[{style.COLOURS['FAIL']}mNO\x1b[0m" in coloured  # the mutant that was not caught
+    assert f"\x1b[{style.COLOURS['PASS']}mPASS\x1b[0m" in coloured
+    assert "\x1b[" not in "\n".join(terminal.mutants_table(rep, out, io.StringIO()))
+    assert ESC.sub("", coloured) == "\n".join(terminal.mutants_table(rep, out))  # the same text, aligned alike
