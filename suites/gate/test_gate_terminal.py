@@ -216,3 +216,17 @@ def test_the_mutation_matrix_is_coloured_on_a_terminal_only(tty, monkeypatch):
     assert f"\x1b[{style.COLOURS['PASS']}mPASS\x1b[0m" in coloured
     assert "\x1b[" not in "\n".join(terminal.mutants_table(rep, out, io.StringIO()))
     assert ESC.sub("", coloured) == "\n".join(terminal.mutants_table(rep, out))  # the same text, aligned alike
+
+
+def test_the_live_line_is_cut_to_the_terminal_width_colour_sequences_aside(tty, monkeypatch):
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("COLUMNS", "30")
+    stream, master = tty
+    p = terminal.Progress(3, stream)
+    p.finished(("srv", "a"), cell(Verdict.FAIL, 0.1, "a"))
+    p.start(("srv", "b"), "a-long-running-case-name")
+    p.tick()
+    last = drain(master).split("\r\x1b[K")[-1]
+    assert len(ESC.sub("", last)) == 29 and last.startswith("[1/3] 00:00 ")
+    assert "\x1b[" not in ESC.sub("", last) and (last.count("\x1b[0m") >= last.count("\x1b[3"))
