@@ -17,10 +17,11 @@ def run(*args, timeout=600, env=None):
 
 
 def test_list_prints_the_case_ids_of_the_table():
-    out = run("list")
+    out = run("list", "--ids")
     assert out.returncode == 0
     assert out.stdout.split() == [c.id for c in catalogue.load()]
-    assert run("list", "cases").stdout == out.stdout
+    assert run("list", "cases", "--ids").stdout == out.stdout
+    assert run("list", "cases").stdout == run("list").stdout  # (titles beside them: test_cli_learner.py)
 
 
 def test_list_servers_is_model_tab_command_with_a_port_placeholder():

@@ -13,6 +13,7 @@ class Tty(io.StringIO):
 
 def test_on_a_terminal_one_line_is_rewritten_with_done_total_elapsed_and_failures(monkeypatch):
     monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setenv("NO_COLOR", "1")  # colour: test_gate_terminal.py
     out = Tty()
     p = Progress(4, out)
     p.start(("a", "c1"), "c1")
@@ -24,7 +25,7 @@ def test_on_a_terminal_one_line_is_rewritten_with_done_total_elapsed_and_failure
     text = out.getvalue()
     assert "\r\x1b[K[0/4] 00:00 0 FAIL, 0 ERROR, 0 WARN  running: c1" in text
     assert "[2/4] 00:00 1 FAIL, 0 ERROR, 0 WARN" in text
-    assert "[3/4] 00:00 1 FAIL, 0 ERROR, 1 WARN" in text  # warnings are counted apart
+    assert "[3/4] 00:00 ETA 00:00 1 FAIL, 0 ERROR, 1 WARN" in text  # warnings are counted apart; an ETA from 3
     assert "[2/4] FAIL  a × c2" in text  # a failure stays on the screen above the live line
     assert "[3/4] WARN  a × c3" in text  # and so does a warning
     assert text.endswith("\r\x1b[K")
