@@ -79,6 +79,9 @@ def unknown(name) -> str:
         return f"iogate explain: {name!r} is a reference server, not a case; `{paths.COMMAND} list` shows the ids"
     ids = [c.id for c in catalogue.load()]
     near = difflib.get_close_matches(name, ids, n=3, cutoff=0.6)
+    if not near:  # a mistyped start: "recv.eagan" is close to the first 10 characters of recv.eagain.*
+        scored = sorted((-difflib.SequenceMatcher(None, name, i[:len(name)]).ratio(), i) for i in ids)
+        near = [i for score, i in scored[:3] if -score >= 0.8]
     if not near:  # a fragment: "eagain" names recv.eagain.keeps-connection
         near = [i for i in ids if name and name.lower() in i][:3]
     hint = f"; did you mean {' or '.join(repr(n) for n in near)}?" if near else ""

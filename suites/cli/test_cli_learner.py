@@ -79,6 +79,8 @@ def test_an_unknown_id_exits_2_with_the_nearest_ids():
     assert out.returncode == 2 and not out.stdout
     assert f"no case {typo!r}; did you mean {ids[0]!r}" in out.stderr
     assert len(out.stderr.strip().splitlines()) == 1
+    start = "recv.eagan"  # a typo in the first words of an id: too short for a whole-id match
+    assert f"did you mean 'recv.eagain." in run("explain", start).stderr
     far = run("explain", "zzzz-nothing-like-it")
     assert far.returncode == 2 and "did you mean" not in far.stderr and "list` shows the ids" in far.stderr
 
