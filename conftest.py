@@ -3,11 +3,11 @@
 plugin provides the fixtures. iogate's own tests run the reference servers
 and mutants too: the whole tree is brought up to date once per session (on
 the xdist controller only), before the plugin's own build of the shim side,
-which then finds nothing to do."""
-import os
-
+which then finds nothing to do. The plugin's no_build setting
+(--iogate-no-build, IOGATE_NO_BUILD=1) skips both."""
 import pytest
 
+import pytest_iogate
 from iogate import bootstrap
 
 pytest_plugins = ["pytest_iogate"]
@@ -15,5 +15,5 @@ pytest_plugins = ["pytest_iogate"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
-    if not hasattr(session.config, "workerinput") and os.environ.get("IOGATE_NO_BUILD") != "1":
+    if not hasattr(session.config, "workerinput") and not pytest_iogate.setting(session.config, "no_build"):
         bootstrap.build(bootstrap.ALL)
