@@ -7,7 +7,6 @@ which then finds nothing to do. The plugin's no_build setting
 (--iogate-no-build, IOGATE_NO_BUILD=1) skips both."""
 import pytest
 
-import pytest_iogate
 from iogate import bootstrap
 
 pytest_plugins = ["pytest_iogate"]
@@ -15,5 +14,7 @@ pytest_plugins = ["pytest_iogate"]
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionstart(session):
-    if not hasattr(session.config, "workerinput") and not pytest_iogate.setting(session.config, "no_build"):
+    plugin = session.config.pluginmanager.get_plugin("pytest_iogate")  # loaded by pytest_plugins (not imported
+    # here first: pytest rewrites the asserts of a plugin it imports itself)
+    if not hasattr(session.config, "workerinput") and not plugin.setting(session.config, "no_build"):
         bootstrap.build(bootstrap.ALL)
