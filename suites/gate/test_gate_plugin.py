@@ -150,15 +150,20 @@ def test_the_marker_sets_a_tests_server_plan_and_cases_and_keeps_its_files_under
             res = iogate_case()
             assert res.seed == 5
             assert res.verdict == "PASS", res.text
+
+
+        def test_an_unknown_case(iogate_case):
+            iogate_case("recv.no-such-case")
         """)
     out = run_user(pytester, "-rA")
-    out.assert_outcomes(passed=2, failed=2)
+    out.assert_outcomes(passed=2, failed=3)
     text = out.stdout.str()
     assert "PASSED test_marked.py::test_the_reference_server_serves_under_the_plan" in text
     assert "FAILED test_marked.py::test_the_mutant_under_the_plan" in text
     assert "FAILED test_marked.py::test_cases[wait.eintr.continues]" in text
     assert "PASSED test_marked.py::test_cases[recv.zero.closes]" in text
     assert "epoll_wait: Interrupted system call" in text  # the mutant's stderr, in the failure's report
+    assert "iogate_case(): no case is 'recv.no-such-case' (./iogate list)" in text
     base = pytester.path / "runpytest-0"  # pytester's --basetemp
     traces = list(base.glob("test_the_mutant_under_the_plan0/iogate/*.trace.jsonl"))
     assert traces and "wait.eintr:every=2" in traces[0].read_text()
