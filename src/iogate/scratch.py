@@ -9,8 +9,10 @@ every server it started was stopped, so no process still writes there).
 What a person keeps of a failing cell is copied into the report directory
 first (artefacts.py); /tmp and $TMPDIR hold nothing of a finished run.
 
-Outside a run (a library caller such as the pytest plugin) mkdtemp() is a
-plain private directory of $TMPDIR that its caller removes.
+Outside a run (a library caller) mkdtemp() is a plain private directory
+of $TMPDIR that its caller removes, or, once the caller named a place for
+them (place(): the pytest plugin names pytest's own temporary directory, so
+that --basetemp and pytest's pruning of old runs apply), one there.
 """
 import contextlib
 import shutil
@@ -20,14 +22,27 @@ import threading
 from . import deferral
 
 _root = None
+_outside = None  # outside a run: a function naming the directory to make them in (place())
 _lock = threading.Lock()
 
 
 def mkdtemp(prefix: str) -> str:
-    """A new private directory: inside the run's directory during a run."""
+    """A new private directory: inside the run's directory during a run,
+    else in the placed directory (place()), else in $TMPDIR."""
     with _lock:
-        root = _root
-    return tempfile.mkdtemp(prefix=prefix if root else f"iogate-{prefix}", dir=root)
+        root, outside = _root, _outside
+    if root:
+        return tempfile.mkdtemp(prefix=prefix, dir=root)
+    return tempfile.mkdtemp(prefix=f"iogate-{prefix}", dir=outside() if outside else None)
+
+
+def place(where):
+    """Outside a run, mkdtemp() makes its directories in where() (asked at
+    each call, so it may name the current test's directory) instead of
+    $TMPDIR; place(None) goes back to $TMPDIR."""
+    global _outside
+    with _lock:
+        _outside = where
 
 
 def root():

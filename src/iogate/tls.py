@@ -1,6 +1,6 @@
 """TLS for any protocol adapter (`--tls`, docs/protocols.md "TLS").
 
-Ownership: a Material owns a private temporary directory (0700, mkdtemp)
+Ownership: a Material owns a private temporary directory (0700, scratch.mkdtemp)
 holding the run's throwaway self-signed certificate and key, made by the
 `openssl` command line straight into their final names (no predictable
 temporary name is ever opened), and removes it in close(). A TlsSocket owns the TCP
@@ -43,10 +43,9 @@ import socket
 import ssl
 import struct
 import subprocess
-import tempfile
 import time
 
-from . import timeouts
+from . import scratch, timeouts
 from .verdicts import CaseFailed, HarnessError
 
 HOST = "127.0.0.1"
@@ -68,7 +67,7 @@ class Material:
     subjectAltName 127.0.0.1), in a private temporary directory."""
 
     def __init__(self):
-        self.dir = tempfile.mkdtemp(prefix="iogate-tls-")
+        self.dir = scratch.mkdtemp("tls-")  # inside a run's scratch during a run
         self.cert = os.path.join(self.dir, "cert.pem")
         self.key = os.path.join(self.dir, "key.pem")
         self._context = None
