@@ -117,7 +117,8 @@ def test_the_marker_sets_a_tests_server_plan_and_cases_and_keeps_its_files_under
     passes under the marked plan, its mutant fails under the same plan, and
     the marked case fails against the mutant; the server (the ini key) and
     the seed (the environment) come from the settings when the marker names
-    none. Traces and stderr are under --basetemp, nothing in $TMPDIR."""
+    none. Traces and stderr are under --basetemp (a passing test's removed),
+    nothing in $TMPDIR."""
     if not (binary(REF).exists() and mutant_binary(MUTANT).exists()):
         pytest.skip(f"{REF} or its mutant {MUTANT} is not built")
     tmpdir = user_project(pytester, monkeypatch, tmp_path, IOGATE_NO_BUILD="1", IOGATE_SEED="5")
@@ -169,6 +170,7 @@ def test_the_marker_sets_a_tests_server_plan_and_cases_and_keeps_its_files_under
     assert traces and "wait.eintr:every=2" in traces[0].read_text()
     assert list(base.glob("test_cases_wait_eintr_continue*/iogate/iogate-cell-*/*.trace.jsonl"))  # the failing cell
     assert f"traces, stderr and work directories in {base}" in text
+    assert not list(base.glob("test_the_reference_server_serves_under_the_plan0/iogate/*"))  # it passed
     assert not list(tmpdir.iterdir()), f"left in $TMPDIR: {list(tmpdir.iterdir())}"
 
 
