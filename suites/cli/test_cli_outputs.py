@@ -54,7 +54,7 @@ def test_the_gate_never_writes_through_a_symlink_at_a_predictable_name(tmp_path)
 def test_the_tls_material_opens_no_predictable_temporary_name(tmp_path, monkeypatch):
     own = tmp_path / "material"
     victim = plant(own, ["key.pem.tmp", "cert.pem.tmp"], tmp_path)
-    monkeypatch.setattr(tls.tempfile, "mkdtemp", lambda **kw: str(own))
+    monkeypatch.setattr(tls.scratch, "mkdtemp", lambda prefix: str(own))
     try:
         m = tls.Material()
     except tls.SetupError as e:
