@@ -30,6 +30,12 @@ def class_calls() -> dict:
 
 
 @functools.lru_cache(maxsize=None)
+def call_class() -> dict:
+    """{trace call name: its class}: 'recvfrom' -> 'recv' (class_calls the other way; read it, do not change it: it is shared)."""
+    return {call["name"]: call["class"] for call in load()["calls"]}
+
+
+@functools.lru_cache(maxsize=None)
 def wait_mechanism() -> dict:
     """{wait call: 'epoll' | 'poll' | 'select'} (read it, do not change it: it is shared)."""
     return {c["name"]: c["mechanism"] for c in load()["calls"] if c["class"] == "wait"}
